@@ -1,0 +1,91 @@
+"""pgsimilar: semantic similarity search for text and images on PostgreSQL + pgvector.
+
+>>> import pgsimilar
+>>> client = pgsimilar.Client()                     # the embedded PostgreSQL unless PGSIMILAR_DATABASE_URL is set
+>>> docs = client.create_collection("docs", exist_ok=True)
+>>> docs.upsert([pgsimilar.Record(id="pg", content="PostgreSQL is a relational database")])
+>>> [hit.id for hit in docs.search("which database?", k=3)]
+"""
+
+from .config import Settings
+from .core.client import DEFAULT_NAMESPACE, Client
+from .core.collection import Collection
+from .core.types import (
+    CollectionInfo,
+    Explain,
+    Hit,
+    IndexKind,
+    IndexSettings,
+    Metric,
+    Record,
+    SearchResults,
+    Storage,
+    UpsertResult,
+)
+from .embedders.base import Embedder, Modality
+from .errors import (
+    AlreadyExists,
+    CollectionExists,
+    CollectionNotFound,
+    ConfigurationError,
+    DatabaseUnavailable,
+    DimensionMismatch,
+    EmbedderError,
+    EmbedderUnavailable,
+    InvalidFilter,
+    InvalidInput,
+    InvalidName,
+    InvalidRecord,
+    InvalidVector,
+    MissingDependency,
+    NamespaceExists,
+    NamespaceNotFound,
+    NotFound,
+    PgsimilarError,
+    RecordExists,
+    RecordNotFound,
+    UnsupportedModality,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "AlreadyExists",
+    "Client",
+    "Collection",
+    "CollectionExists",
+    "CollectionInfo",
+    "CollectionNotFound",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "DimensionMismatch",
+    "Embedder",
+    "EmbedderError",
+    "EmbedderUnavailable",
+    "Explain",
+    "Hit",
+    "IndexKind",
+    "IndexSettings",
+    "InvalidFilter",
+    "InvalidInput",
+    "InvalidName",
+    "InvalidRecord",
+    "InvalidVector",
+    "Metric",
+    "MissingDependency",
+    "Modality",
+    "NamespaceExists",
+    "NamespaceNotFound",
+    "NotFound",
+    "PgsimilarError",
+    "Record",
+    "RecordExists",
+    "RecordNotFound",
+    "SearchResults",
+    "Settings",
+    "Storage",
+    "UnsupportedModality",
+    "UpsertResult",
+    "__version__",
+]

@@ -1,0 +1,70 @@
+"""Settings, read from ``PGSIMILAR_*`` environment variables (and ``OPENAI_*`` for the openai embedder).
+
+Build them where they are needed (``Settings()``); nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database lives unless ``PGSIMILAR_DATA_DIR`` says otherwise."""
+    return Path(platformdirs.user_data_dir("pgsimilar", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything pgsimilar can be configured with. Each field is ``PGSIMILAR_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PGSIMILAR_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL of a PostgreSQL server with pgvector; unset means the embedded server.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the embedded database (and, later, upload spool).",
+    )
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+
+    max_content_chars: int = Field(
+        default=1_000_000, ge=1, description="Longest text content a record may carry, in characters."
+    )
+    max_id_chars: int = Field(default=512, ge=1, description="Longest record id, in characters.")
+    upsert_batch_size: int = Field(
+        default=1_000, ge=1, description="Records written per transaction by loaders such as the CLI."
+    )
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PGSIMILAR_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=AliasChoices("PGSIMILAR_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+    )
+    openai_model: str = "text-embedding-3-small"
+    openai_dimensions: int | None = Field(default=None, ge=1, le=16_000)
+    openai_batch_size: int = Field(default=256, ge=1, le=2048)
+    openai_timeout: float = Field(default=60.0, gt=0)
+    openai_max_retries: int = Field(default=5, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_url_means_embedded(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None

@@ -1,0 +1,228 @@
+"""The entry point of the library: a connection to one database, and its namespaces and collections."""
+
+from __future__ import annotations
+
+import json
+import threading
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from ..config import Settings
+from ..embedders.base import Embedder
+from ..embedders.registry import create_embedder
+from ..errors import CollectionExists, DimensionMismatch, InvalidInput
+from ..storage import catalog, tables
+from ..storage.database import Database
+from .collection import Collection
+from .types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
+from .validation import check_name
+
+DEFAULT_NAMESPACE = "default"
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _choice(enum: type[_E], value: str | _E, what: str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(f"unknown {what} {value!r}; choose one of: {allowed}") from None
+
+
+def _index_settings(
+    kind: IndexKind, m: int | None, ef_construction: int | None, lists: int | None
+) -> IndexSettings:
+    def bounded(value: int | None, name: str, low: int, high: int) -> None:
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high
+        ):
+            raise InvalidInput(f"{name} must be an integer from {low} to {high}, got {value!r}")
+
+    if kind is not IndexKind.HNSW and (m is not None or ef_construction is not None):
+        raise InvalidInput("m and ef_construction are HNSW parameters; use index='hnsw'")
+    if kind is not IndexKind.IVFFLAT and lists is not None:
+        raise InvalidInput("lists is an IVFFlat parameter; use index='ivfflat'")
+    bounded(m, "m", 2, 100)
+    bounded(ef_construction, "ef_construction", 4, 1000)
+    bounded(lists, "lists", 1, 32768)
+    if kind is IndexKind.HNSW:
+        m = m or tables.HNSW_DEFAULTS["m"]
+        ef_construction = ef_construction or tables.HNSW_DEFAULTS["ef_construction"]
+        if ef_construction < 2 * m:
+            raise InvalidInput(f"ef_construction ({ef_construction}) must be at least 2 * m ({2 * m})")
+    return IndexSettings(kind=kind, m=m, ef_construction=ef_construction, lists=lists)
+
+
+class Client:
+    """pgsimilar on one PostgreSQL: the embedded server unless ``database_url`` (or the
+    ``PGSIMILAR_DATABASE_URL`` setting) names another.
+
+    >>> with Client() as client:
+    ...     docs = client.create_collection("docs", embedder="minilm", exist_ok=True)
+    ...     docs.upsert([{"id": "1", "text": "PostgreSQL is a database"}])
+    ...     docs.search("which database?", k=1)
+    """
+
+    def __init__(self, database_url: str | None = None, *, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        if database_url is not None:
+            settings = settings.model_copy(update={"database_url": database_url})
+        self.settings = settings
+        self.database = Database(settings)
+        self._embedders: dict[tuple[str, str], Embedder] = {}
+        self._embedders_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.database.close()
+
+    def embedder(self, name: str, options: dict[str, Any] | None = None) -> Embedder:
+        """The embedder ``name`` with ``options``, built once per client."""
+        key = (name, json.dumps(options or {}, sort_keys=True))
+        with self._embedders_lock:
+            if key not in self._embedders:
+                self._embedders[key] = create_embedder(name, self.settings, options)
+            return self._embedders[key]
+
+    # ---- namespaces ----------------------------------------------------------------------------------
+
+    def create_namespace(self, name: str) -> None:
+        check_name(name, "namespace")
+        with self.database.connection() as conn:
+            catalog.create_namespace(conn, name)
+
+    def list_namespaces(self) -> list[str]:
+        with self.database.connection() as conn:
+            return catalog.list_namespaces(conn)
+
+    def drop_namespace(self, name: str, *, cascade: bool = False) -> None:
+        """Drop a namespace; with ``cascade`` its collections too. The ``default`` namespace stays."""
+        if name == DEFAULT_NAMESPACE:
+            raise InvalidInput("the default namespace cannot be dropped")
+        with self.database.connection() as conn, conn.transaction():
+            catalog.require_namespace(conn, name)
+            collections = catalog.list_collections(conn, name)
+            if collections and not cascade:
+                raise InvalidInput(
+                    f"namespace {name!r} holds {len(collections)} collections; drop them or pass cascade=True"
+                )
+            for info in collections:
+                self._drop(conn, info)
+            catalog.delete_namespace_row(conn, name)
+
+    # ---- collections ---------------------------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        embedder: str = "minilm",
+        dimensions: int | None = None,
+        metric: Metric | str = Metric.COSINE,
+        storage: Storage | str = Storage.VECTOR,
+        index: IndexKind | str = IndexKind.HNSW,
+        m: int | None = None,
+        ef_construction: int | None = None,
+        lists: int | None = None,
+        embedder_options: dict[str, Any] | None = None,
+        exist_ok: bool = False,
+    ) -> Collection:
+        """Create a collection: its catalogue entry and its table (with the index, for HNSW).
+
+        ``dimensions`` comes from the embedder; give it for ``embedder="none"`` (your own vectors) or to
+        ask a model that supports it (``openai``) for shorter vectors. With ``exist_ok`` an existing
+        collection of the same embedder, dimensions and metric is returned instead of an error.
+        """
+        check_name(name)
+        check_name(namespace, "namespace")
+        metric = _choice(Metric, metric, "metric")
+        storage = _choice(Storage, storage, "storage")
+        index_settings = _index_settings(_choice(IndexKind, index, "index"), m, ef_construction, lists)
+        options = dict(embedder_options or {})
+        if dimensions is not None:
+            options.setdefault("dimensions", dimensions)
+        model = self.embedder(embedder, options)
+        if dimensions is not None and model.dimensions != dimensions:
+            raise DimensionMismatch(
+                f"embedder {embedder!r} makes {model.dimensions}-dimensional vectors, not {dimensions}"
+            )
+        self._check_indexable(model.dimensions, storage, index_settings.kind)
+        try:
+            with self.database.connection() as conn, conn.transaction():
+                info = catalog.insert_collection(
+                    conn,
+                    namespace=namespace,
+                    name=name,
+                    embedder=embedder,
+                    embedder_options=model.options(),
+                    dimensions=model.dimensions,
+                    metric=metric,
+                    storage=storage,
+                    index=index_settings,
+                )
+                tables.create_table(conn, info)
+        except CollectionExists:
+            if not exist_ok:
+                raise
+            existing = self.get_collection(name, namespace=namespace)
+            if (existing.info.embedder, existing.dimensions, existing.metric) != (
+                embedder,
+                model.dimensions,
+                metric,
+            ):
+                raise CollectionExists(
+                    f"collection {name!r} exists with embedder {existing.info.embedder!r}, "
+                    f"{existing.dimensions} dimensions and metric {existing.metric.value!r}"
+                ) from None
+            return existing
+        return Collection(self, info, model)
+
+    @staticmethod
+    def _check_indexable(dimensions: int, storage: Storage, kind: IndexKind) -> None:
+        if dimensions > tables.MAX_DIMENSIONS:
+            raise InvalidInput(f"pgvector stores at most {tables.MAX_DIMENSIONS} dimensions")
+        limit = tables.MAX_INDEXED_DIMENSIONS[storage]
+        if kind is not IndexKind.NONE and dimensions > limit:
+            hint = "use storage='halfvec' (up to 4000)" if storage is Storage.VECTOR else "use index='none'"
+            raise InvalidInput(
+                f"pgvector indexes {storage.value} columns of at most {limit} dimensions, not {dimensions}; {hint}"
+            )
+
+    def get_collection(self, name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Collection:
+        with self.database.connection() as conn:
+            info = catalog.get_collection(conn, namespace, name)
+        return Collection(self, info, self.embedder(info.embedder, info.embedder_options))
+
+    def list_collections(self, namespace: str | None = None) -> list[CollectionInfo]:
+        """Collections of one namespace, or of all namespaces when ``namespace`` is None."""
+        with self.database.connection() as conn:
+            return catalog.list_collections(conn, namespace)
+
+    def drop_collection(
+        self, name: str, *, namespace: str = DEFAULT_NAMESPACE, missing_ok: bool = False
+    ) -> bool:
+        """Drop a collection and its records. Returns False if it did not exist and ``missing_ok``."""
+        with self.database.connection() as conn, conn.transaction():
+            try:
+                info = catalog.get_collection(conn, namespace, name)
+            except LookupError:
+                if missing_ok:
+                    return False
+                raise
+            self._drop(conn, info)
+        return True
+
+    @staticmethod
+    def _drop(conn: Any, info: CollectionInfo) -> None:
+        catalog.delete_collection_row(conn, info.id)
+        tables.drop_table(conn, info)

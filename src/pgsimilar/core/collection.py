@@ -1,0 +1,310 @@
+"""A collection: records in, nearest neighbours out."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..embedders.base import Embedder
+from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound
+from ..storage import records as record_sql
+from ..storage import tables
+from ..storage.search import SearchPlan, SearchRun, run_search
+from .filters import compile_filter
+from .types import (
+    CollectionInfo,
+    Explain,
+    Filter,
+    Hit,
+    IndexKind,
+    Metric,
+    Record,
+    SearchResults,
+    UpsertResult,
+    VectorLike,
+)
+from .validation import CheckedRecord, check_records, check_vector
+
+if TYPE_CHECKING:
+    from .client import Client
+
+MAX_K = 1000
+
+
+def score_from_distance(metric: Metric, distance: float) -> float:
+    """Similarity from pgvector's distance: higher is better, and monotone in the distance."""
+    if metric is Metric.COSINE:
+        return 1.0 - distance
+    if metric is Metric.INNER_PRODUCT:
+        return -distance  # pgvector's <#> is the negative inner product
+    return 1.0 / (1.0 + distance)
+
+
+def _positive_int(value: object, name: str, upper: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
+        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}")
+    return value
+
+
+class Collection:
+    """Records of one collection, and search over them. Get one from :class:`pgsimilar.Client`."""
+
+    def __init__(self, client: Client, info: CollectionInfo, embedder: Embedder) -> None:
+        self._client = client
+        self.info = info
+        self.embedder = embedder
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.info.qualified_name} {self.info.embedder} {self.info.dimensions}d>"
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def namespace(self) -> str:
+        return self.info.namespace
+
+    @property
+    def dimensions(self) -> int:
+        return self.info.dimensions
+
+    @property
+    def metric(self) -> Metric:
+        return self.info.metric
+
+    # ---- writing -------------------------------------------------------------------------------------
+
+    def add(self, records: Iterable[Record | Mapping[str, Any]]) -> UpsertResult:
+        """Insert new records; if any id is already stored, nothing is written and RecordExists is raised."""
+        return self._write(records, replace=False)
+
+    def upsert(self, records: Iterable[Record | Mapping[str, Any]]) -> UpsertResult:
+        """Insert or replace records by id, all or nothing. Unchanged content is not embedded again."""
+        return self._write(records, replace=True)
+
+    def _write(self, records: Iterable[Record | Mapping[str, Any]], *, replace: bool) -> UpsertResult:
+        info = self.info
+        checked = check_records(
+            records,
+            dimensions=info.dimensions,
+            metric=info.metric,
+            storage=info.storage,
+            settings=self._client.settings,
+        )
+        if not checked:
+            return UpsertResult(inserted=0, updated=0, unchanged=0, embedded=0)
+        with self._client.database.connection() as conn:
+            stored = record_sql.stored_hashes(conn, info, [record.id for record in checked])
+        if not replace and stored:
+            raise RecordExists(self._exists_message(list(stored)))
+        to_embed = [
+            record
+            for record in checked
+            if record.vector is None and (record.id not in stored or stored[record.id] != record.content_hash)
+        ]
+        vectors = self._embed_texts([record.content or "" for record in to_embed])
+        embedded = {record.id: vector for record, vector in zip(to_embed, vectors, strict=True)}
+        staged = [
+            record_sql.StagedRecord(
+                id=record.id,
+                content=record.content,
+                metadata=record.metadata,
+                content_hash=record.content_hash,
+                vector=record.vector if record.vector is not None else embedded.get(record.id),
+            )
+            for record in checked
+        ]
+        by_id = {record.id: record for record in checked}
+        with self._client.database.connection() as conn, conn.transaction():
+            counts = record_sql.write_records(
+                conn, info, staged, replace=replace, embed_late=lambda ids: self._embed_ids(ids, by_id)
+            )
+            if not replace and counts.inserted < len(staged):
+                taken = record_sql.existing_ids(conn, info, list(by_id))
+                raise RecordExists(self._exists_message(taken))  # rolls the transaction back
+            tables.ensure_embedding_index(conn, info)
+        return UpsertResult(
+            inserted=counts.inserted,
+            updated=counts.updated,
+            unchanged=len(staged) - counts.inserted - counts.updated,
+            embedded=len(to_embed),
+        )
+
+    def _exists_message(self, ids: Sequence[str]) -> str:
+        shown = ", ".join(repr(record_id) for record_id in ids[:5])
+        more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+        return f"ids already stored in {self.info.qualified_name}: {shown}{more}; use upsert to replace them"
+
+    def _embed_ids(
+        self, ids: list[str], by_id: dict[str, CheckedRecord]
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        vectors = self._embed_texts([by_id[record_id].content or "" for record_id in ids])
+        return dict(zip(ids, vectors, strict=True))
+
+    def _embed_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.empty((0, self.info.dimensions), dtype=np.float32)
+        vectors = self.embedder.embed_texts(texts)
+        if vectors.shape != (len(texts), self.info.dimensions) or not np.isfinite(vectors).all():
+            raise EmbedderError(
+                f"embedder {self.info.embedder!r} returned vectors of shape {vectors.shape} (or non-finite "
+                f"values) for {len(texts)} texts; expected ({len(texts)}, {self.info.dimensions})"
+            )
+        return vectors
+
+    # ---- reading and deleting --------------------------------------------------------------------------
+
+    def get(self, id: str, *, include_vector: bool = False) -> Record:
+        """The record with this id, or RecordNotFound."""
+        found = self.get_many([id], include_vectors=include_vector)
+        if not found:
+            raise RecordNotFound(f"no record with id {id!r} in {self.info.qualified_name}")
+        return found[0]
+
+    def get_many(self, ids: Sequence[str], *, include_vectors: bool = False) -> list[Record]:
+        """The stored records among ``ids``, in the order given (missing ids are left out)."""
+        with self._client.database.connection() as conn:
+            return record_sql.read_records(conn, self.info, ids, with_vectors=include_vectors)
+
+    def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None) -> int:
+        """Delete by ids, or every record matching ``filter`` (``filter={}`` deletes all). Returns the count."""
+        if (ids is None) == (filter is None):
+            raise InvalidInput("delete needs either ids or a filter (filter={} deletes every record)")
+        with self._client.database.connection() as conn:
+            if ids is not None:
+                if isinstance(ids, str):
+                    raise InvalidInput("delete takes a list of ids; wrap a single id in a list")
+                return record_sql.delete_ids(conn, self.info, ids)
+            return record_sql.delete_matching(conn, self.info, compile_filter(filter))
+
+    def count(self, filter: Filter | None = None) -> int:
+        with self._client.database.connection() as conn:
+            return record_sql.count_matching(conn, self.info, compile_filter(filter))
+
+    def rebuild_index(self) -> None:
+        """Drop and build the approximate index again (e.g. IVFFlat after a bulk load changed the data)."""
+        with self._client.database.connection() as conn, conn.transaction():
+            tables.drop_embedding_index(conn, self.info)
+            tables.ensure_embedding_index(conn, self.info)
+
+    # ---- search --------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | VectorLike | None = None,
+        *,
+        text: str | None = None,
+        vector: VectorLike | None = None,
+        id: str | None = None,
+        k: int = 10,
+        filter: Filter | None = None,
+        exact: bool = False,
+        ef_search: int | None = None,
+        probes: int | None = None,
+        min_score: float | None = None,
+        explain: bool = False,
+    ) -> SearchResults:
+        """The ``k`` nearest records to a text, a vector, or a stored record (``id``, itself excluded).
+
+        ``query`` is a shortcut: a string searches by text, anything else by vector. ``exact`` compares
+        every candidate (perfect recall); otherwise the collection's index is used, with ``ef_search``
+        (HNSW) or ``probes`` (IVFFlat) for this query only. A filtered approximate search that finds
+        fewer than ``k`` rows is run again exactly, so it never misses matches that exist.
+        """
+        if query is not None:
+            if isinstance(query, str):
+                text = query if text is None else text
+            else:
+                vector = query if vector is None else vector
+        given = [
+            name for name, value in (("text", text), ("vector", vector), ("id", id)) if value is not None
+        ]
+        if len(given) != 1:
+            raise InvalidInput("search by exactly one of: text, vector or id (a stored record)")
+        k = _positive_int(k, "k", MAX_K)
+        if ef_search is not None:
+            _positive_int(ef_search, "ef_search", 1000)
+        if probes is not None:
+            _positive_int(probes, "probes", 32768)
+        if min_score is not None and not (isinstance(min_score, int | float) and np.isfinite(min_score)):
+            raise InvalidInput(f"min_score must be a finite number, got {min_score!r}")
+        where = compile_filter(filter)
+
+        started = time.perf_counter()
+        query_vector = self._query_vector(text, vector, id)
+        embed_seconds = time.perf_counter() - started
+
+        plan = SearchPlan(
+            vector=query_vector,
+            k=k,
+            where=where,
+            filtered=bool(filter),
+            exclude_id=id,
+            exact=exact or self.info.index.kind is IndexKind.NONE,
+            ef_search=ef_search,
+            probes=probes,
+        )
+        fell_back = False
+        with self._client.database.connection() as conn:
+            run = run_search(conn, self.info, plan, explain=explain)
+            if len(run.rows) < k and not plan.exact:
+                # The index gave up before finding k matches (a selective filter): compare every match.
+                plan = dataclasses.replace(plan, exact=True)
+                run = run_search(conn, self.info, plan, explain=explain)
+                fell_back = True
+        hits = self._hits(run, min_score)
+        details = self._explain(run, plan, embed_seconds, fell_back) if explain else None
+        return SearchResults(hits=hits, explain=details)
+
+    def similar(self, id: str, **options: Any) -> SearchResults:
+        """More like this: the records nearest to the stored record ``id``, which is left out."""
+        return self.search(id=id, **options)
+
+    def _query_vector(
+        self, text: str | None, vector: VectorLike | None, record_id: str | None
+    ) -> npt.NDArray[np.float32]:
+        info = self.info
+        if text is not None:
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInput("the search text is empty")
+            if len(text) > self._client.settings.max_content_chars:
+                raise InvalidInput(
+                    f"the search text is longer than {self._client.settings.max_content_chars}"
+                )
+            return np.asarray(self._embed_texts([text])[0], dtype=np.float32)
+        if vector is not None:
+            return check_vector(vector, info.dimensions, info.metric, info.storage)
+        assert record_id is not None
+        with self._client.database.connection() as conn:
+            stored = record_sql.read_vector(conn, info, record_id)
+        if stored is None:
+            raise RecordNotFound(f"no record with id {record_id!r} in {info.qualified_name}")
+        return stored
+
+    def _hits(self, run: SearchRun, min_score: float | None) -> list[Hit]:
+        hits = []
+        for row in run.rows:
+            distance = float(row["distance"])
+            score = score_from_distance(self.info.metric, distance)
+            if min_score is not None and score < min_score:
+                continue
+            hits.append(Hit(row["id"], score, distance, row["metadata"], row["content"]))
+        return hits
+
+    @staticmethod
+    def _explain(run: SearchRun, plan: SearchPlan, embed_seconds: float, fell_back: bool) -> Explain:
+        return Explain(
+            sql=run.sql,
+            settings=run.settings,
+            embed_ms=embed_seconds * 1000,
+            search_ms=run.seconds * 1000,
+            exact=plan.exact,
+            fell_back_to_exact=fell_back,
+            plan=run.plan,
+        )

@@ -1,0 +1,177 @@
+"""The small value types of the public API: records in, hits out, and a collection's description."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+VectorLike = Sequence[float] | npt.NDArray[np.floating[Any]]
+Filter = Mapping[str, Any]
+
+
+class Metric(StrEnum):
+    """How distance is measured; fixed per collection and matched by its index's operator class."""
+
+    COSINE = "cosine"
+    L2 = "l2"
+    INNER_PRODUCT = "inner_product"
+
+
+class Storage(StrEnum):
+    """Column type of the vectors: ``vector`` (float32) or ``halfvec`` (float16, half the size)."""
+
+    VECTOR = "vector"
+    HALFVEC = "halfvec"
+
+
+class IndexKind(StrEnum):
+    NONE = "none"
+    HNSW = "hnsw"
+    IVFFLAT = "ivfflat"
+
+
+@dataclass
+class Record:
+    """One item of a collection: an id, optional text content, JSON metadata and (optionally) its vector.
+
+    Give ``vector`` to store a vector you computed; otherwise the collection's embedder embeds ``content``.
+    """
+
+    id: str
+    content: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    vector: VectorLike | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Record:
+        """A record from a dict with keys ``id``, ``content`` (or ``text``), ``metadata`` and ``vector``."""
+        from ..errors import InvalidRecord
+
+        unknown = set(data) - {"id", "content", "text", "metadata", "vector"}
+        if unknown:
+            raise InvalidRecord(f"unknown record fields: {', '.join(sorted(unknown))}")
+        if "content" in data and "text" in data:
+            raise InvalidRecord("give a record 'content' or 'text', not both")
+        content = data.get("content", data.get("text"))
+        return cls(
+            id=data.get("id"),  # type: ignore[arg-type]  # validated when written
+            content=content,
+            metadata=data.get("metadata") or {},
+            vector=data.get("vector"),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    ``distance`` is exactly what pgvector's operator returned (smaller is closer); ``score`` is a
+    similarity, higher is better: ``1 - distance`` for cosine, the inner product for inner_product, and
+    ``1 / (1 + distance)`` for l2.
+    """
+
+    id: str
+    score: float
+    distance: float
+    metadata: dict[str, Any]
+    content: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "score": self.score,
+            "distance": self.distance,
+            "metadata": self.metadata,
+            "content": self.content,
+        }
+
+
+@dataclass(frozen=True)
+class Explain:
+    """How a search ran: the SQL (with placeholders), its settings, timings and the query plan."""
+
+    sql: str
+    settings: dict[str, str]
+    embed_ms: float
+    search_ms: float
+    exact: bool
+    fell_back_to_exact: bool
+    plan: str
+
+
+@dataclass(frozen=True)
+class SearchResults(Sequence[Hit]):
+    """The hits of a search, best first, and (when asked with ``explain=True``) how it ran."""
+
+    hits: list[Hit]
+    explain: Explain | None = None
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Hit]: ...
+    def __getitem__(self, index: int | slice) -> Hit | list[Hit]:
+        return self.hits[index]
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    @property
+    def ids(self) -> list[str]:
+        return [hit.id for hit in self.hits]
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What a write did: rows inserted, updated, left as they were, and texts sent to the embedder."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    embedded: int
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """A collection's approximate index: kind and build parameters (``m``/``ef_construction`` or ``lists``)."""
+
+    kind: IndexKind = IndexKind.HNSW
+    m: int | None = None
+    ef_construction: int | None = None
+    lists: int | None = None
+
+    def to_options(self) -> dict[str, int]:
+        options = {"m": self.m, "ef_construction": self.ef_construction, "lists": self.lists}
+        return {key: value for key, value in options.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection as the catalogue describes it."""
+
+    id: int
+    namespace: str
+    name: str
+    table_name: str
+    embedder: str
+    embedder_options: dict[str, Any]
+    dimensions: int
+    metric: Metric
+    storage: Storage
+    index: IndexSettings
+    created_at: datetime
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.namespace}/{self.name}"

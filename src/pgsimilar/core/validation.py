@@ -1,0 +1,160 @@
+"""Checks on what users hand in: names, vectors, records. Everything is refused before anything is written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import Settings
+from ..errors import DimensionMismatch, InvalidName, InvalidRecord, InvalidVector
+from .types import Metric, Record, Storage, VectorLike
+
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_HALF_MAX = 65504.0  # largest finite float16
+
+
+def check_name(name: object, what: str = "collection") -> str:
+    """Namespace and collection names: 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise InvalidName(
+            f"invalid {what} name {name!r}: use 1-63 characters from a-z, 0-9, '_' and '-', "
+            "starting with a letter or a digit"
+        )
+    return name
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def check_vector(
+    value: VectorLike, dimensions: int, metric: Metric, storage: Storage
+) -> npt.NDArray[np.float32]:
+    """``value`` as a float32 array of the collection's dimensions, or an InvalidVector saying why not."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidVector(f"a vector must be a list of numbers: {exc}") from exc
+    if array.ndim != 1:
+        raise InvalidVector(f"a vector must be a flat list of numbers, got shape {array.shape}")
+    if array.shape[0] != dimensions:
+        raise DimensionMismatch(
+            f"vector has {array.shape[0]} dimensions; this collection stores {dimensions}-dimensional vectors"
+        )
+    if not np.isfinite(array).all():
+        raise InvalidVector("vector contains NaN or infinity; every value must be a finite number")
+    limit = _HALF_MAX if storage is Storage.HALFVEC else float(np.finfo(np.float32).max)
+    if np.abs(array).max(initial=0.0) > limit:
+        raise InvalidVector(f"vector values must lie within ±{limit:g} for {storage.value} storage")
+    if metric is Metric.COSINE and not array.any():
+        raise InvalidVector("a zero vector has no direction, so its cosine distance is undefined")
+    return array.astype(np.float32)
+
+
+def _check_text(value: object, where: str, settings: Settings) -> str:
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{where}: content must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidRecord(f"{where}: content is empty; give text to embed, or a vector")
+    if len(value) > settings.max_content_chars:
+        raise InvalidRecord(
+            f"{where}: content has {len(value):,} characters, more than the limit of "
+            f"{settings.max_content_chars:,} (PGSIMILAR_MAX_CONTENT_CHARS); split it into chunks"
+        )
+    if "\x00" in value:
+        raise InvalidRecord(f"{where}: content contains a NUL character, which PostgreSQL text cannot store")
+    return value
+
+
+def check_metadata(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidRecord(f"{where}: metadata must be a JSON object, got {type(value).__name__}")
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(
+            f"{where}: metadata is not valid JSON ({exc}); NaN and infinity are not JSON"
+        ) from exc
+    if "\\u0000" in encoded:
+        raise InvalidRecord(
+            f"{where}: metadata contains a NUL character, which PostgreSQL jsonb cannot store"
+        )
+    return dict(value)
+
+
+@dataclass
+class CheckedRecord:
+    """A record that passed every check; ``vector`` is the caller's, or None when it must be embedded."""
+
+    id: str
+    content: str | None
+    metadata: dict[str, Any]
+    vector: npt.NDArray[np.float32] | None
+
+    @property
+    def content_hash(self) -> str | None:
+        # Only content that the embedder turns into the vector is hashed: a record carrying its own
+        # vector has no hash, so a later text-only write of it is embedded.
+        return content_hash(self.content) if self.content is not None and self.vector is None else None
+
+
+def check_records(
+    records: Iterable[Record | Mapping[str, Any]],
+    *,
+    dimensions: int,
+    metric: Metric,
+    storage: Storage,
+    settings: Settings,
+) -> list[CheckedRecord]:
+    """Every record checked; the first problem raises, naming the record by position and id."""
+    checked: list[CheckedRecord] = []
+    seen: set[str] = set()
+    for position, item in enumerate(records):
+        record = item if isinstance(item, Record) else Record.from_mapping(_as_mapping(item, position))
+        where = f"record {position}" + (f" (id {record.id!r})" if isinstance(record.id, str) else "")
+        content = None if record.content is None else _check_text(record.content, where, settings)
+        vector = None
+        if record.vector is not None:
+            try:
+                vector = check_vector(record.vector, dimensions, metric, storage)
+            except InvalidVector as exc:
+                raise type(exc)(f"{where}: {exc}") from exc
+        if content is None and vector is None:
+            raise InvalidRecord(f"{where}: a record needs content to embed or a vector")
+        record_id = record.id if record.id is not None else _derived_id(content, where)
+        _check_id(record_id, where, settings)
+        if record_id in seen:
+            raise InvalidRecord(f"{where}: id {record_id!r} appears twice in one write")
+        seen.add(record_id)
+        metadata = check_metadata(record.metadata, where)
+        checked.append(CheckedRecord(record_id, content, metadata, vector))
+    return checked
+
+
+def _as_mapping(item: object, position: int) -> Mapping[str, Any]:
+    if not isinstance(item, Mapping):
+        raise InvalidRecord(f"record {position}: expected a Record or a mapping, got {type(item).__name__}")
+    return item
+
+
+def _derived_id(content: str | None, where: str) -> str:
+    if content is None:
+        raise InvalidRecord(f"{where}: a record with only a vector needs an id")
+    # Derived from the content, so loading the same texts twice does not duplicate them.
+    return content_hash(content)[:32]
+
+
+def _check_id(record_id: object, where: str, settings: Settings) -> None:
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidRecord(f"{where}: id must be a non-empty string")
+    if len(record_id) > settings.max_id_chars:
+        raise InvalidRecord(f"{where}: id is longer than {settings.max_id_chars} characters")
+    if "\x00" in record_id:
+        raise InvalidRecord(f"{where}: id contains a NUL character")

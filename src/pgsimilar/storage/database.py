@@ -1,0 +1,108 @@
+"""Connections: the database URL (embedded or external), the pool, and pgvector's type adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import Connection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..config import Settings
+from ..errors import ConfigurationError, DatabaseUnavailable
+from .embedded import EmbeddedPostgres
+from .migrations import migrate
+
+APPLICATION_NAME = "pgsimilar"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    if "password" in params:
+        params["password"] = "***"
+    return make_conninfo("", **params)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``PGSIMILAR_DATABASE_URL`` if set, otherwise the embedded server's URL (starting it if needed)."""
+    if settings.database_url is None:
+        return EmbeddedPostgres(settings.data_dir).start()
+    try:
+        conninfo_to_dict(settings.database_url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError(f"PGSIMILAR_DATABASE_URL is not a valid libpq URL: {exc}") from exc
+    return settings.database_url
+
+
+def _configure(conn: Connection[Any]) -> None:
+    # Binary dumpers/loaders for vector, halfvec, bit and sparsevec on every pooled connection.
+    register_vector(conn)
+
+
+class Database:
+    """A pool of connections to one PostgreSQL with pgvector, with the catalogue migrated.
+
+    Opening connects once to check the server and apply migrations, so an unreachable URL fails here
+    with :class:`DatabaseUnavailable` rather than on the first query.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = resolve_database_url(settings)
+        self._check_and_migrate()
+        self.pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            self.url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            kwargs=self._connect_kwargs(),
+            configure=_configure,
+            timeout=settings.connect_timeout,
+            name="pgsimilar",
+            open=True,
+        )
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        return {
+            "application_name": APPLICATION_NAME,
+            "connect_timeout": max(1, round(self.settings.connect_timeout)),
+        }
+
+    def _check_and_migrate(self) -> None:
+        try:
+            with psycopg.connect(self.url, autocommit=True, **self._connect_kwargs()) as conn:
+                migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {redact(self.url)}: {str(exc).strip()}. Check "
+                "PGSIMILAR_DATABASE_URL, or unset it to use the embedded database."
+            ) from exc
+        except psycopg.errors.FeatureNotSupported as exc:
+            raise DatabaseUnavailable(f"the server at {redact(self.url)} lacks pgvector: {exc}") from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DatabaseUnavailable(
+                f"cannot create the pgsimilar catalogue at {redact(self.url)}: {exc}. Ask an administrator "
+                "to run CREATE EXTENSION vector, or grant CREATE on the database."
+            ) from exc
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection[Any]]:
+        """A pooled connection; the transaction commits when the block ends without an exception."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(
+                f"no database connection became free within {self.settings.connect_timeout}s "
+                f"(pool size {self.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
+            ) from exc
+
+    def close(self) -> None:
+        self.pool.close()

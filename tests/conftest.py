@@ -1,0 +1,43 @@
+"""Shared fixtures: one real embedded PostgreSQL for the whole test session, in a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pgsimilar.config import Settings
+from pgsimilar.storage.database import Database
+from pgsimilar.storage.embedded import EmbeddedPostgres
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The embedded server's directory; the server is stopped when the session ends."""
+    path = tmp_path_factory.mktemp("pgsimilar-data")
+    yield path
+    EmbeddedPostgres(path).stop()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    # Built explicitly so that a developer's PGSIMILAR_* variables never point tests at their own data.
+    return Settings(database_url=os.environ.get("PGSIMILAR_TEST_DATABASE_URL"), data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    db = Database(settings)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A collection or namespace name no other test uses."""
+    return f"t{uuid.uuid4().hex[:12]}"
