@@ -11,6 +11,7 @@ Run ``python tests/openai_stub.py`` to serve it by hand (key ``sk-stub-key``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -314,7 +315,5 @@ class _Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     with OpenAIStub() as stub:
         print(f"OPENAI_BASE_URL={stub.url} OPENAI_API_KEY={DEFAULT_KEY}  (Ctrl-C stops)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

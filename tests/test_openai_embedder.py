@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from openai_stub import OpenAIStub
 
+from openai_stub import OpenAIStub
 from pgsimilar.config import Settings
 from pgsimilar.embedders.openai import OpenAIEmbedder
 from pgsimilar.embedders.registry import create_embedder
@@ -58,7 +58,9 @@ def make_embedder(stub: OpenAIStub) -> Iterator[MakeEmbedder]:
     made: list[OpenAIEmbedder] = []
 
     def make(options: dict[str, Any] | None = None, **settings: Any) -> OpenAIEmbedder:
-        embedder = OpenAIEmbedder(make_settings(settings.pop("openai_base_url", stub.url), **settings), options or {})
+        embedder = OpenAIEmbedder(
+            make_settings(settings.pop("openai_base_url", stub.url), **settings), options or {}
+        )
         made.append(embedder)
         return embedder
 
@@ -248,7 +250,9 @@ def test_missing_key_for_openai_is_a_configuration_error(monkeypatch: pytest.Mon
 
 def test_local_server_without_key() -> None:
     with OpenAIStub(api_key=None, models={"local-embedder": 48}) as local:
-        embedder = OpenAIEmbedder(make_settings(local.url, openai_api_key=None), {"model": "local-embedder", "dimensions": 48})
+        embedder = OpenAIEmbedder(
+            make_settings(local.url, openai_api_key=None), {"model": "local-embedder", "dimensions": 48}
+        )
         try:
             vectors = embedder.embed_texts(["offline"])
         finally:
@@ -286,7 +290,11 @@ def test_known_models_have_default_dimensions(model: str, dimensions: int) -> No
 
     assert embedder.dimensions == dimensions
     assert embedder.model_id == model
-    assert embedder.options() == {"model": model, "dimensions": dimensions, "base_url": "https://api.openai.com/v1"}
+    assert embedder.options() == {
+        "model": model,
+        "dimensions": dimensions,
+        "base_url": "https://api.openai.com/v1",
+    }
 
 
 @pytest.mark.parametrize(
@@ -316,11 +324,15 @@ def test_stored_options_rebuild_the_same_embedder(stub: OpenAIStub, make_embedde
     # Settings that differ later must not change what an existing collection's queries use.
     again = make_embedder(first.options(), openai_model="text-embedding-ada-002")
 
-    assert again.options() == first.options() == {
-        "model": "text-embedding-3-large",
-        "dimensions": 512,
-        "base_url": stub.url,
-    }
+    assert (
+        again.options()
+        == first.options()
+        == {
+            "model": "text-embedding-3-large",
+            "dimensions": 512,
+            "base_url": stub.url,
+        }
+    )
     np.testing.assert_array_equal(first.embed_texts(["same"]), again.embed_texts(["same"]))
 
 

@@ -1,7 +1,7 @@
 """pgsimilar: semantic similarity search for text and images on PostgreSQL + pgvector.
 
 >>> import pgsimilar
->>> client = pgsimilar.Client()                     # the embedded PostgreSQL unless PGSIMILAR_DATABASE_URL is set
+>>> client = pgsimilar.Client()  # embedded PostgreSQL unless PGSIMILAR_DATABASE_URL is set
 >>> docs = client.create_collection("docs", exist_ok=True)
 >>> docs.upsert([pgsimilar.Record(id="pg", content="PostgreSQL is a relational database")])
 >>> [hit.id for hit in docs.search("which database?", k=3)]

@@ -195,7 +195,8 @@ class Client:
         if kind is not IndexKind.NONE and dimensions > limit:
             hint = "use storage='halfvec' (up to 4000)" if storage is Storage.VECTOR else "use index='none'"
             raise InvalidInput(
-                f"pgvector indexes {storage.value} columns of at most {limit} dimensions, not {dimensions}; {hint}"
+                f"pgvector indexes {storage.value} columns of at most {limit} dimensions, "
+                f"not {dimensions}; {hint}"
             )
 
     def get_collection(self, name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Collection:

@@ -173,7 +173,7 @@ class Collection:
             return record_sql.read_records(conn, self.info, ids, with_vectors=include_vectors)
 
     def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None) -> int:
-        """Delete by ids, or every record matching ``filter`` (``filter={}`` deletes all). Returns the count."""
+        """Delete by ids, or every record matching ``filter`` (``filter={}``: all). Returns the count."""
         if (ids is None) == (filter is None):
             raise InvalidInput("delete needs either ids or a filter (filter={} deletes every record)")
         with self._client.database.connection() as conn:

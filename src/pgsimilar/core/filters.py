@@ -9,7 +9,8 @@ either a field name or a logical operator, and all keys of one object must hold 
 Fields
     A field name is a non-empty string that does not start with ``$``. Dots separate the segments of
     a path into nested objects: ``"museum.city"`` is ``metadata -> 'museum' -> 'city'``. Every segment
-    must be non-empty, there are at most 20 of them, and paths step through objects only (``"a.0"``
+    must be non-empty (later ones may start with ``$``), there are at most 20 of them, and paths step
+    through objects only (``"a.0"``
     never indexes an array; it looks for the key ``"0"``). A key that itself contains a dot cannot
     be addressed. ``{"field": value}`` is short for ``{"field": {"$eq": value}}``; ``{"field":
     {"$op": operand, ...}}`` applies several operators, all of which must hold.
@@ -78,7 +79,7 @@ MAX_LIST_ITEMS = 1000
 
 _INT_LIMIT = 10**1000
 _PREFIX_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PLAIN_KEY_PATTERN = re.compile(r"[^\W\d][\w.]*")
+_PLAIN_KEY_PATTERN = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _ORDERING = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _FIELD_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$contains")
 _SCALAR = "a JSON scalar (string, number, boolean or null)"

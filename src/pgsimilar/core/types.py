@@ -144,7 +144,7 @@ class UpsertResult:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """A collection's approximate index: kind and build parameters (``m``/``ef_construction`` or ``lists``)."""
+    """A collection's approximate index: its kind and build parameters (HNSW or IVFFlat)."""
 
     kind: IndexKind = IndexKind.HNSW
     m: int | None = None

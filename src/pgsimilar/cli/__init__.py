@@ -1,0 +1,26 @@
+"""The ``pgsimilar`` command line: a thin face over the library (Typer + Rich)."""
+
+from __future__ import annotations
+
+import typer
+
+from . import collections, db
+from .demo import demo
+from .records import add
+from .search import search
+
+app = typer.Typer(
+    name="pgsimilar",
+    help="Semantic similarity search for text and images on PostgreSQL + pgvector.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(collections.app, name="collections")
+app.command()(add)
+app.command()(search)
+app.command()(demo)
+
+
+def main() -> None:
+    app()

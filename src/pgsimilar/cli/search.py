@@ -1,0 +1,83 @@
+"""``pgsimilar search``: nearest neighbours of a text (or of a stored record)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..core.types import SearchResults
+from ..errors import InvalidFilter, InvalidInput
+from .common import (
+    DEFAULT_NS,
+    JsonOption,
+    NamespaceOption,
+    console,
+    open_client,
+    parse_json_option,
+    print_json,
+    reports_errors,
+)
+
+
+@reports_errors
+def search(
+    collection: Annotated[str, typer.Argument(help="Collection to search.")],
+    query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
+    ] = None,
+    similar_to: Annotated[
+        str | None, typer.Option("--similar-to", help="Search by the stored record with this id instead.")
+    ] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Compare every record (no index).")] = False,
+    ef_search: Annotated[int | None, typer.Option(help="HNSW candidate list for this query.")] = None,
+    probes: Annotated[int | None, typer.Option(help="IVFFlat lists to visit for this query.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Leave out hits scoring below this.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the SQL, settings, timings and plan.")] = False,
+    namespace: NamespaceOption = DEFAULT_NS,
+    as_json: JsonOption = False,
+) -> None:
+    """Search a collection by text, or by a stored record with --similar-to."""
+    if (query is None) == (similar_to is None):
+        raise InvalidInput("give a query text or --similar-to ID (one of them)")
+    parsed_filter = parse_json_option(filter, "--filter")
+    if parsed_filter is not None and not isinstance(parsed_filter, dict):
+        raise InvalidFilter("--filter must be a JSON object")
+    with open_client() as client:
+        results = client.get_collection(collection, namespace=namespace).search(
+            text=query,
+            id=similar_to,
+            k=k,
+            filter=parsed_filter,
+            exact=exact,
+            ef_search=ef_search,
+            probes=probes,
+            min_score=min_score,
+            explain=explain,
+        )
+    if as_json:
+        print_json([hit.to_dict() for hit in results])
+        return
+    _print_results(results)
+
+
+def _print_results(results: SearchResults) -> None:
+    table = Table("#", "id", "score", "distance", "content", "metadata")
+    for rank, hit in enumerate(results, start=1):
+        content = (hit.content or "").replace("\n", " ")
+        snippet = content if len(content) <= 80 else content[:77] + "..."
+        table.add_row(str(rank), hit.id, f"{hit.score:.4f}", f"{hit.distance:.4f}", snippet, str(hit.metadata))
+    console.print(table if results else "no hits")
+    if results.explain:
+        details = results.explain
+        console.print(f"[bold]SQL[/]\n{details.sql}", highlight=False)
+        console.print(f"[bold]settings[/] {details.settings}", highlight=False)
+        console.print(
+            f"[bold]time[/] embed {details.embed_ms:.1f} ms, search {details.search_ms:.1f} ms"
+            + (" (approximate search found too few; ran exactly)" if details.fell_back_to_exact else ""),
+            highlight=False,
+        )
+        console.print(f"[bold]plan[/]\n{details.plan}", highlight=False)

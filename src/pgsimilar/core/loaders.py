@@ -1,0 +1,133 @@
+"""Read records from files: ``.txt`` (one record per file), ``.jsonl`` and ``.csv`` (one per line/row).
+
+Every problem is an :class:`InvalidRecord` naming the file and line, raised while reading, so a
+loader can read a whole input before writing any of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidRecord
+from .types import Record
+
+TEXT_SUFFIXES = frozenset({".txt", ".jsonl", ".csv"})
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def records_from_txt(path: Path) -> Iterator[Record]:
+    """The whole file as one record; its id is the file name without the extension."""
+    yield Record(id=path.stem, content=_read_text(path), metadata={"source": path.name})
+
+
+def record_from_json(data: object, where: str) -> Record:
+    """A record from ``{"id", "text"|"content", "metadata", "vector"}`` or BEIR's ``{"_id", "title", "text"}``.
+
+    A BEIR title is put before the text (``title + " " + text``, as BEIR evaluations embed documents)
+    and kept in the metadata.
+    """
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"{where}: expected a JSON object, got {type(data).__name__}")
+    data = dict(data)
+    if "_id" in data:
+        if "id" in data:
+            raise InvalidRecord(f"{where}: give 'id' or BEIR's '_id', not both")
+        data["id"] = data.pop("_id")
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidRecord(f"{where}: metadata must be a JSON object")
+    title = data.pop("title", None)
+    if title is not None:
+        if not isinstance(title, str):
+            raise InvalidRecord(f"{where}: title must be a string")
+        text = data.get("text") or ""
+        data["text"] = f"{title} {text}".strip() if title else text
+        data["metadata"] = {**metadata, "title": title}
+    if "id" in data and not isinstance(data["id"], str):
+        data["id"] = str(data["id"]) if isinstance(data["id"], int) else data["id"]
+    try:
+        return Record.from_mapping(data)
+    except InvalidRecord as exc:
+        raise InvalidRecord(f"{where}: {exc}") from exc
+
+
+def records_from_jsonl(path: Path) -> Iterator[Record]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidRecord(f"{where}: not valid JSON ({exc.msg})") from exc
+            except UnicodeDecodeError as exc:
+                raise InvalidRecord(f"{where}: not UTF-8 text") from exc
+            yield record_from_json(data, where)
+
+
+def records_from_csv(path: Path) -> Iterator[Record]:
+    """Rows with an ``id`` and a ``text`` (or ``content``) column; ``metadata`` may hold a JSON object,
+    and every other column becomes a metadata field."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = set(reader.fieldnames or [])
+        if not columns & {"text", "content"}:
+            raise InvalidRecord(f"{path}: a CSV needs a 'text' (or 'content') column; found {sorted(columns)}")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row:
+                raise InvalidRecord(f"{where}: more fields than the header has columns")
+            yield _record_from_row(row, where)
+
+
+def _record_from_row(row: dict[str, Any], where: str) -> Record:
+    row = dict(row)
+    metadata: dict[str, Any] = {}
+    raw_metadata = row.pop("metadata", None)
+    if raw_metadata:
+        try:
+            metadata = json.loads(raw_metadata)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{where}: the metadata column is not valid JSON ({exc.msg})") from exc
+        if not isinstance(metadata, dict):
+            raise InvalidRecord(f"{where}: the metadata column must hold a JSON object")
+    record_id = row.pop("id", None) or None
+    content = row.pop("text", None) if "text" in row else row.pop("content", None)
+    extra = {key: value for key, value in row.items() if key}
+    return Record(id=record_id, content=content, metadata={**extra, **metadata})  # type: ignore[arg-type]
+
+
+def records_from_file(path: Path) -> Iterator[Record]:
+    """Records of one file, by its extension."""
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return records_from_txt(path)
+    if suffix == ".jsonl":
+        return records_from_jsonl(path)
+    if suffix == ".csv":
+        return records_from_csv(path)
+    raise InvalidRecord(f"{path}: unsupported file type {suffix!r}; use .txt, .jsonl or .csv")
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files named, plus the supported files found (recursively, sorted) in directories named."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InvalidRecord(f"{path}: no such file or directory")
+    return found
