@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pgsimilar import Client, Collection
 from pgsimilar.config import Settings
 from pgsimilar.storage.database import Database
 from pgsimilar.storage.embedded import EmbeddedPostgres
@@ -41,3 +42,17 @@ def database(settings: Settings) -> Iterator[Database]:
 def unique_name() -> str:
     """A collection or namespace name no other test uses."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, database: Database) -> Iterator[Client]:
+    with Client(settings=settings) as pgsimilar_client:
+        yield pgsimilar_client
+
+
+@pytest.fixture
+def text_collection(client: Client, unique_name: str) -> Iterator[Collection]:
+    """An empty minilm collection (cosine, HNSW), dropped after the test."""
+    collection = client.create_collection(unique_name)
+    yield collection
+    client.drop_collection(unique_name, missing_ok=True)

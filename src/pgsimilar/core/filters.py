@@ -10,10 +10,9 @@ Fields
     A field name is a non-empty string that does not start with ``$``. Dots separate the segments of
     a path into nested objects: ``"museum.city"`` is ``metadata -> 'museum' -> 'city'``. Every segment
     must be non-empty (later ones may start with ``$``), there are at most 20 of them, and paths step
-    through objects only (``"a.0"``
-    never indexes an array; it looks for the key ``"0"``). A key that itself contains a dot cannot
-    be addressed. ``{"field": value}`` is short for ``{"field": {"$eq": value}}``; ``{"field":
-    {"$op": operand, ...}}`` applies several operators, all of which must hold.
+    through objects only (``"a.0"`` never indexes an array; it looks for the key ``"0"``). A key that
+    itself contains a dot cannot be addressed. ``{"field": value}`` is short for ``{"field": {"$eq":
+    value}}``; ``{"field": {"$op": operand, ...}}`` applies several operators, all of which must hold.
 
 Values
     A *scalar* is a string, a number (int or finite float), a boolean or null (``None``). Numbers

@@ -117,7 +117,10 @@ def check_records(
     checked: list[CheckedRecord] = []
     seen: set[str] = set()
     for position, item in enumerate(records):
-        record = item if isinstance(item, Record) else Record.from_mapping(_as_mapping(item, position))
+        try:
+            record = item if isinstance(item, Record) else Record.from_mapping(_as_mapping(item, position))
+        except InvalidRecord as exc:
+            raise InvalidRecord(f"record {position}: {exc}") from exc
         where = f"record {position}" + (f" (id {record.id!r})" if isinstance(record.id, str) else "")
         content = None if record.content is None else _check_text(record.content, where, settings)
         vector = None
@@ -140,7 +143,7 @@ def check_records(
 
 def _as_mapping(item: object, position: int) -> Mapping[str, Any]:
     if not isinstance(item, Mapping):
-        raise InvalidRecord(f"record {position}: expected a Record or a mapping, got {type(item).__name__}")
+        raise InvalidRecord(f"expected a Record or a mapping, got {type(item).__name__}")
     return item
 
 

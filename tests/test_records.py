@@ -1,0 +1,232 @@
+"""Writing, reading and deleting records; all-or-nothing writes; the content-hash skip."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from pgsimilar import (
+    Client,
+    Collection,
+    DimensionMismatch,
+    InvalidFilter,
+    InvalidInput,
+    InvalidRecord,
+    InvalidVector,
+    Record,
+    RecordExists,
+    RecordNotFound,
+    UnsupportedModality,
+)
+from pgsimilar.embedders.base import Embedder, Vectors
+from pgsimilar.storage import records as record_sql
+
+
+@pytest.fixture
+def vectors(client: Client, unique_name: str) -> Iterator[Collection]:
+    collection = client.create_collection(unique_name, embedder="none", dimensions=3)
+    yield collection
+    client.drop_collection(unique_name)
+
+
+class CountingEmbedder(Embedder):
+    """The collection's real embedder, counting the texts it is asked to embed."""
+
+    name = "counting"
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    @property
+    def dimensions(self) -> int:
+        return self.inner.dimensions
+
+    def embed_texts(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return self.inner.embed_texts(texts)
+
+
+def test_upsert_embeds_text_and_stores_everything(text_collection: Collection) -> None:
+    result = text_collection.upsert(
+        [
+            {"id": "pg", "text": "PostgreSQL is a relational database", "metadata": {"kind": "db"}},
+            Record(id="cat", content="Cats sleep most of the day", metadata={"kind": "animal"}),
+        ]
+    )
+    assert (result.inserted, result.updated, result.unchanged, result.embedded) == (2, 0, 0, 2)
+    stored = text_collection.get("pg", include_vector=True)
+    assert stored.content == "PostgreSQL is a relational database"
+    assert stored.metadata == {"kind": "db"}
+    assert stored.vector is not None and stored.vector.shape == (384,)
+    assert math.isclose(float(np.linalg.norm(stored.vector)), 1.0, rel_tol=1e-5)
+    assert stored.created_at is not None and stored.updated_at is not None
+    assert text_collection.count() == 2
+
+
+def test_upsert_is_idempotent_and_unchanged_content_is_not_embedded_again(
+    text_collection: Collection,
+) -> None:
+    counting = CountingEmbedder(text_collection.embedder)
+    text_collection.embedder = counting
+    docs = [{"id": str(i), "text": f"document number {i} about topic {i % 3}"} for i in range(10)]
+    first = text_collection.upsert(docs)
+    before = {
+        record.id: record
+        for record in text_collection.get_many([d["id"] for d in docs], include_vectors=True)
+    }
+    assert (first.inserted, first.embedded, len(counting.texts)) == (10, 10, 10)
+
+    again = text_collection.upsert(docs)
+    assert (again.inserted, again.updated, again.unchanged, again.embedded) == (0, 0, 10, 0)
+    assert len(counting.texts) == 10  # nothing sent to the model
+    after = {
+        record.id: record
+        for record in text_collection.get_many([d["id"] for d in docs], include_vectors=True)
+    }
+    assert all(after[i].updated_at == before[i].updated_at for i in before)
+    assert text_collection.count() == 10
+
+    # Metadata-only change: the row is updated, the vector kept, nothing embedded.
+    changed_meta = [{**docs[0], "metadata": {"reviewed": True}}]
+    result = text_collection.upsert(changed_meta)
+    assert (result.updated, result.embedded, len(counting.texts)) == (1, 0, 10)
+    kept = text_collection.get("0", include_vector=True)
+    assert kept.metadata == {"reviewed": True}
+    assert np.array_equal(kept.vector, before["0"].vector)  # type: ignore[arg-type]
+
+    # Content change: only that record is embedded again.
+    result = text_collection.upsert([{"id": "1", "text": "a completely different text"}])
+    assert (result.updated, result.embedded, counting.texts[-1]) == (1, 1, "a completely different text")
+    assert not np.array_equal(text_collection.get("1", include_vector=True).vector, before["1"].vector)  # type: ignore[arg-type]
+
+
+def test_add_refuses_existing_ids_and_writes_nothing(vectors: Collection) -> None:
+    vectors.add([{"id": "a", "vector": [1, 0, 0]}])
+    with pytest.raises(RecordExists, match="'a'"):
+        vectors.add([{"id": "b", "vector": [0, 1, 0]}, {"id": "a", "vector": [0, 0, 1]}])
+    assert vectors.count() == 1
+    assert vectors.get("a", include_vector=True).vector.tolist() == [1, 0, 0]  # type: ignore[union-attr]
+
+
+def test_precomputed_vectors_and_ids_derived_from_content(text_collection: Collection) -> None:
+    own = np.full(384, 0.05, dtype=np.float32)
+    result = text_collection.upsert(
+        [{"id": "own", "text": "has its own vector", "vector": own}, {"text": "no id"}]
+    )
+    assert result.embedded == 1
+    assert np.allclose(text_collection.get("own", include_vector=True).vector, own)  # type: ignore[arg-type]
+    derived = [record.id for record in text_collection.get_many(["own"])] + [
+        hit.id for hit in text_collection.search("no id", k=2) if hit.id != "own"
+    ]
+    assert len(derived[1]) == 32
+    assert text_collection.upsert([{"text": "no id"}]).unchanged == 1  # same content, same id
+
+
+def test_get_many_keeps_order_and_skips_missing(vectors: Collection) -> None:
+    vectors.upsert([{"id": name, "vector": [1, n, 0]} for n, name in enumerate(("x", "y", "z"))])
+    assert [record.id for record in vectors.get_many(["z", "missing", "x"])] == ["z", "x"]
+    with pytest.raises(RecordNotFound):
+        vectors.get("missing")
+
+
+def test_delete_by_ids_and_by_filter(vectors: Collection) -> None:
+    vectors.upsert(
+        [{"id": str(i), "vector": [1, i, 0], "metadata": {"n": i, "even": i % 2 == 0}} for i in range(10)]
+    )
+    assert vectors.delete(["0", "1", "missing"]) == 2
+    assert vectors.delete(filter={"even": True}) == 4
+    assert vectors.count() == 4
+    assert vectors.count({"n": {"$gte": 7}}) == 2
+    with pytest.raises(InvalidInput):
+        vectors.delete()
+    with pytest.raises(InvalidFilter):
+        vectors.delete(filter={"n": {"$regex": "."}})
+    assert vectors.count() == 4
+    assert vectors.delete(filter={}) == 4
+
+
+BAD_RECORDS = [
+    ({"id": "v", "vector": [1, 2]}, DimensionMismatch, "2 dimensions"),
+    ({"id": "v", "vector": [1, float("nan"), 0]}, InvalidVector, "NaN"),
+    ({"id": "v", "vector": [1, float("inf"), 0]}, InvalidVector, "infinity"),
+    ({"id": "v", "vector": [0, 0, 0]}, InvalidVector, "zero vector"),
+    ({"id": "v", "vector": ["a", "b", "c"]}, InvalidVector, "numbers"),
+    ({"id": "v", "vector": [[1, 2, 3]]}, InvalidVector, "flat"),
+    ({"id": "", "vector": [1, 0, 0]}, InvalidRecord, "id"),
+    ({"id": "x" * 600, "vector": [1, 0, 0]}, InvalidRecord, "longer"),
+    ({"id": 7, "vector": [1, 0, 0]}, InvalidRecord, "id"),
+    ({"vector": [1, 0, 0]}, InvalidRecord, "needs an id"),
+    ({"id": "v"}, InvalidRecord, "content to embed or a vector"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": ["a"]}, InvalidRecord, "JSON object"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": float("nan")}}, InvalidRecord, "NaN"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": object()}}, InvalidRecord, "not valid JSON"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": "nul\x00"}}, InvalidRecord, "NUL"),
+    ({"id": "v", "vector": [1, 0, 0], "colour": "red"}, InvalidRecord, "unknown record fields"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "message"), BAD_RECORDS)
+def test_a_bad_record_fails_the_whole_write(
+    vectors: Collection, bad: dict[str, object], error: type, message: str
+) -> None:
+    vectors.upsert([{"id": "keep", "vector": [1, 1, 1]}])
+    batch = [{"id": "new", "vector": [0, 1, 0]}, {"id": "keep", "vector": [0, 0, 1]}, bad]
+    with pytest.raises(error, match=message) as caught:
+        vectors.upsert(batch)
+    assert "record 2" in str(caught.value)
+    assert vectors.count() == 1
+    assert vectors.get("keep", include_vector=True).vector.tolist() == [1, 1, 1]  # type: ignore[union-attr]
+
+
+def test_text_problems(text_collection: Collection, client: Client) -> None:
+    with pytest.raises(InvalidRecord, match="empty"):
+        text_collection.upsert([{"id": "a", "text": "   "}])
+    with pytest.raises(InvalidRecord, match="PGSIMILAR_MAX_CONTENT_CHARS"):
+        text_collection.upsert([{"id": "a", "text": "x" * (client.settings.max_content_chars + 1)}])
+    with pytest.raises(InvalidRecord, match="NUL"):
+        text_collection.upsert([{"id": "a", "text": "a\x00b"}])
+    with pytest.raises(InvalidRecord, match="twice"):
+        text_collection.upsert([{"id": "a", "text": "one"}, {"id": "a", "text": "two"}])
+    with pytest.raises(InvalidRecord, match="content must be a string"):
+        text_collection.upsert([{"id": "a", "text": 42}])
+    assert text_collection.count() == 0
+
+
+def test_text_in_a_bring_your_own_vectors_collection(vectors: Collection) -> None:
+    with pytest.raises(UnsupportedModality, match="vector"):
+        vectors.upsert([{"id": "a", "text": "needs a model"}])
+    assert vectors.count() == 0
+
+
+def test_injection_attempts_in_ids_and_metadata_are_data(vectors: Collection) -> None:
+    nasty = "x'); DROP TABLE collections; --"  # no dot: dots in filter keys are paths
+    vectors.upsert([{"id": nasty, "vector": [1, 0, 0], "metadata": {nasty: nasty, "q": 'a"b\\c'}}])
+    stored = vectors.get(nasty)
+    assert stored.metadata == {nasty: nasty, "q": 'a"b\\c'}
+    assert vectors.count({nasty: nasty}) == 1
+
+
+def test_content_changed_between_hash_read_and_write_is_embedded_in_the_transaction(
+    client: Client, text_collection: Collection
+) -> None:
+    """The race the row locks guard: a staged row without a vector whose stored content moved on."""
+    text_collection.upsert([{"id": "r", "text": "original text"}])
+    info = text_collection.info
+    staged = record_sql.StagedRecord(
+        id="r", content="new text", metadata={}, content_hash="not-the-stored-hash", vector=None
+    )
+    asked: list[list[str]] = []
+
+    def embed_late(ids: list[str]) -> dict[str, np.ndarray]:
+        asked.append(ids)
+        return {record_id: text_collection.embedder.embed_texts(["new text"])[0] for record_id in ids}
+
+    with client.database.connection() as conn, conn.transaction():
+        counts = record_sql.write_records(conn, info, [staged], replace=True, embed_late=embed_late)
+    assert asked == [["r"]] and counts.updated == 1
+    expected = text_collection.embedder.embed_texts(["new text"])[0]
+    assert np.allclose(text_collection.get("r", include_vector=True).vector, expected, atol=1e-6)  # type: ignore[arg-type]

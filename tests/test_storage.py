@@ -1,0 +1,84 @@
+"""The embedded server, the catalogue migrations and database errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgsimilar import Client, DatabaseUnavailable, Settings
+from pgsimilar.storage.database import Database, redact
+from pgsimilar.storage.embedded import EmbeddedPostgres
+from pgsimilar.storage.migrations import MIGRATIONS, applied_versions, migrate
+
+
+def test_embedded_server_runs_postgres_18_with_pgvector(database: Database) -> None:
+    with database.connection() as conn:
+        version = conn.execute("SHOW server_version_num").fetchone()
+        extension = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    assert version is not None and int(version[0]) >= 180000
+    assert extension is not None and tuple(int(part) for part in extension[0].split(".")[:2]) >= (0, 8)
+
+
+def test_migrations_are_recorded_and_running_them_again_is_a_no_op(database: Database) -> None:
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        assert migrate(conn) == []
+        assert applied_versions(conn) == [migration.version for migration in MIGRATIONS]
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'pgsimilar'"
+            ).fetchall()
+        }
+    assert {"migrations", "namespaces", "collections", "api_keys", "jobs", "job_items"} <= tables
+
+
+def test_pooled_connections_exchange_vectors_in_binary(database: Database) -> None:
+    import numpy as np
+
+    with database.connection() as conn, conn.cursor(binary=True) as cur:
+        row = cur.execute("SELECT %b::vector", (np.array([1.5, -2.0, 3.25], dtype=np.float32),)).fetchone()
+    assert row is not None
+    assert row[0].to_list() == [1.5, -2.0, 3.25]
+
+
+def test_embedded_server_stop_start_and_status(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data")
+    assert not server.status().running
+    url = server.start()
+    try:
+        status = server.status()
+        assert status.running and status.initialised and status.pid
+        assert status.url == url
+        assert server.start() == url  # reuses the running server
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        assert server.stop()
+    assert not server.status().running
+    assert not server.stop()
+
+
+def test_unreachable_database_url_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url="postgresql://someone:s3cret@127.0.0.1:1/nowhere", data_dir=tmp_path, connect_timeout=2
+    )
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Client(settings=settings)
+    message = str(caught.value)
+    assert "127.0.0.1" in message and "PGSIMILAR_DATABASE_URL" in message
+    assert "s3cret" not in message
+
+
+def test_redact_hides_passwords() -> None:
+    assert "hunter2" not in redact("postgresql://user:hunter2@db.example.com:5432/app?sslmode=require")
+    assert "sslmode=require" in redact("postgresql://user:hunter2@db.example.com:5432/app?sslmode=require")
+
+
+def test_an_external_url_is_used_as_given(database: Database, tmp_path: Path) -> None:
+    """PGSIMILAR_DATABASE_URL wins over the embedded server (here: the same server, by its URL)."""
+    other_dir = tmp_path / "unused"
+    with Client(database.url, settings=Settings(data_dir=other_dir)) as client:
+        assert "default" in client.list_namespaces()
+    assert not other_dir.exists()  # no embedded server was started for it
