@@ -1,0 +1,308 @@
+"""Search: by vector, text and id; exact and approximate; filters; scores; settings per query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pgsimilar import (
+    Client,
+    Collection,
+    DimensionMismatch,
+    InvalidFilter,
+    InvalidInput,
+    InvalidVector,
+    RecordNotFound,
+)
+
+DIMS = 24
+N = 6000
+
+
+def _clustered_labelled(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points around 40 random centres, and the centre each belongs to."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, DIMS))
+    labels = rng.integers(0, 40, n)
+    points = centres[labels] + 0.35 * rng.normal(size=(n, DIMS))
+    return points.astype(np.float32), labels
+
+
+def _clustered(seed: int, n: int) -> np.ndarray:
+    return _clustered_labelled(seed, n)[0]
+
+
+@pytest.fixture(scope="module")
+def indexed(client: Client) -> Iterator[tuple[Collection, np.ndarray]]:
+    """6,000 clustered vectors in an HNSW collection; metadata 'cluster', 'group' (0-99), 'rare' (12 records)."""
+    name = "search-hnsw-fixture"
+    client.drop_collection(name, missing_ok=True)
+    collection = client.create_collection(name, embedder="none", dimensions=DIMS, metric="cosine")
+    points, labels = _clustered_labelled(1, N)
+    collection.upsert(
+        {
+            "id": str(i),
+            "vector": points[i],
+            "metadata": {"cluster": int(labels[i]), "group": i % 100, "rare": i % 500 == 3},
+        }
+        for i in range(N)
+    )
+    with client.database.connection() as conn:
+        conn.execute(f"ANALYZE pgsimilar.{collection.info.table_name}")
+    yield collection, points
+    client.drop_collection(name)
+
+
+def _queries(seed: int, n: int) -> np.ndarray:
+    """Queries from the data's own distribution (its clusters), as real queries are."""
+    return _clustered(1, N)[np.random.default_rng(seed).integers(0, N, n)] + 0.2 * np.random.default_rng(
+        seed + 1000
+    ).normal(size=(n, DIMS)).astype(np.float32)
+
+
+def _exact_ids(points: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[str]:
+    normed = points / np.linalg.norm(points, axis=1, keepdims=True)
+    distances = 1 - normed @ (query / np.linalg.norm(query))
+    if mask is not None:
+        distances = np.where(mask, distances, np.inf)
+    order = np.argsort(distances, kind="stable")[:k]
+    return [str(i) for i in order if np.isfinite(distances[i])]
+
+
+def test_exact_search_matches_brute_force_and_scans_sequentially(
+    indexed: tuple[Collection, np.ndarray],
+) -> None:
+    collection, points = indexed
+    query = _queries(2, 1)[0]
+    results = collection.search(query, k=10, exact=True, explain=True)
+    assert results.ids == _exact_ids(points, query, 10)
+    assert results.explain is not None and results.explain.exact
+    assert "embedding_idx" not in results.explain.plan
+    hit = results[0]
+    expected = 1 - float(
+        points[int(hit.id)] @ query / np.linalg.norm(points[int(hit.id)]) / np.linalg.norm(query)
+    )
+    assert hit.distance == pytest.approx(expected, abs=1e-5)
+    assert hit.score == pytest.approx(1 - hit.distance)
+    assert [h.distance for h in results] == sorted(h.distance for h in results)
+
+
+def test_approximate_search_uses_the_hnsw_index_with_high_recall(
+    indexed: tuple[Collection, np.ndarray],
+) -> None:
+    collection, points = indexed
+    queries = _queries(3, 20)
+    recalls = []
+    for query in queries:
+        results = collection.search(query, k=10, ef_search=100, explain=True)
+        assert results.explain is not None
+        assert "Index Scan using" in results.explain.plan and "embedding_idx" in results.explain.plan
+        assert results.explain.settings == {"hnsw.ef_search": "100"}
+        recalls.append(len(set(results.ids) & set(_exact_ids(points, query, 10))) / 10)
+    assert np.mean(recalls) >= 0.95
+
+
+def test_selective_filter_on_hnsw_still_returns_k_hits(indexed: tuple[Collection, np.ndarray]) -> None:
+    """1% of records match: a plain post-filtered HNSW scan of ef_search=40 would find about 0.4 of them."""
+    collection, points = indexed
+    groups = np.arange(N) % 100
+    for seed, group in ((4, 7), (5, 42), (6, 99)):
+        query = _queries(seed, 1)[0]
+        results = collection.search(query, k=10, filter={"group": group}, explain=True)
+        exact = _exact_ids(points, query, 10, mask=groups == group)
+        assert len(results) == 10
+        assert all(hit.metadata["group"] == group for hit in results)
+        assert len(set(results.ids) & set(exact)) >= 9
+        assert (
+            results.explain is not None
+            and results.explain.settings.get("hnsw.iterative_scan") == "relaxed_order"
+        )
+
+
+def test_filter_excluding_the_query_neighbourhood_uses_iterative_index_scans(
+    client: Client, indexed: tuple[Collection, np.ndarray]
+) -> None:
+    """The hard case for a post-filtered index: the matches (4 of 40 clusters, 10% of records) lie
+    away from the query, so one HNSW candidate list of ef_search=40 holds none of them."""
+    collection, points = indexed
+    labels = _clustered_labelled(1, N)[1]
+    query = points[0] + 0.05
+    others = [int((labels[0] + step) % 40) for step in (1, 2, 3, 4)]
+    matches = np.isin(labels, others)
+    results = collection.search(query, k=10, filter={"cluster": {"$in": others}}, explain=True)
+    assert results.explain is not None
+    assert "Index Scan using" in results.explain.plan and not results.explain.fell_back_to_exact
+    assert len(results) == 10 and all(hit.metadata["cluster"] in others for hit in results)
+    assert len(set(results.ids) & set(_exact_ids(points, query, 10, mask=matches))) >= 9
+
+    # The same query without iterative scans: what a plain post-filter returns.
+    with client.database.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute("SET LOCAL enable_bitmapscan = off")
+        rows = conn.execute(
+            f"SELECT id FROM pgsimilar.{collection.info.table_name} "
+            "WHERE (metadata->'cluster')::int = ANY(%s) ORDER BY embedding <=> %b LIMIT 10",
+            (others, query),
+        ).fetchall()
+    assert len(rows) < 10
+
+
+def test_filter_matching_fewer_than_k_returns_all_matches(indexed: tuple[Collection, np.ndarray]) -> None:
+    collection, points = indexed
+    rare = np.array([i % 500 == 3 for i in range(N)])
+    query = _queries(7, 1)[0]
+    results = collection.search(query, k=20, filter={"rare": True})
+    assert results.ids == _exact_ids(points, query, 20, mask=rare)
+    assert len(results) == int(rare.sum()) == 12
+    assert collection.search(query, k=5, filter={"$and": [{"rare": True}, {"group": {"$lt": 50}}]}).ids == (
+        _exact_ids(points, query, 5, mask=rare & (np.arange(N) % 100 < 50))
+    )
+
+
+def test_similar_excludes_the_record_itself(indexed: tuple[Collection, np.ndarray]) -> None:
+    collection, points = indexed
+    results = collection.similar("17", k=5, exact=True)
+    assert "17" not in results.ids
+    assert results.ids == [i for i in _exact_ids(points, points[17], 6) if i != "17"][:5]
+    filtered = collection.similar("17", k=3, filter={"group": 17})
+    assert (
+        "17" not in filtered.ids
+        and all(hit.metadata["group"] == 17 for hit in filtered)
+        and len(filtered) == 3
+    )
+    with pytest.raises(RecordNotFound):
+        collection.similar("no-such-id")
+
+
+def test_search_settings_last_only_for_their_query(
+    client: Client, indexed: tuple[Collection, np.ndarray]
+) -> None:
+    collection, _ = indexed
+    collection.search(_queries(8, 1)[0], k=5, ef_search=321, filter={"group": 1})
+    for _ in range(client.settings.pool_max_size):
+        with client.database.connection() as conn:
+            row = conn.execute("SELECT current_setting('hnsw.ef_search', true)").fetchone()
+            assert row is not None and row[0] in (None, "", "40")
+
+
+def test_min_score(indexed: tuple[Collection, np.ndarray]) -> None:
+    collection, _ = indexed
+    query = _queries(9, 1)[0]
+    everything = collection.search(query, k=50, exact=True)
+    cut = everything[10].score
+    kept = collection.search(query, k=50, exact=True, min_score=cut)
+    assert kept.ids == [hit.id for hit in everything if hit.score >= cut]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"k": 0}, InvalidInput, "k must be"),
+        ({"k": 1001}, InvalidInput, "k must be"),
+        ({"k": True}, InvalidInput, "k must be"),
+        ({"ef_search": 0}, InvalidInput, "ef_search"),
+        ({"probes": -1}, InvalidInput, "probes"),
+        ({"min_score": float("nan")}, InvalidInput, "min_score"),
+        ({"filter": {"group": {"$between": [1, 2]}}}, InvalidFilter, "between"),
+        ({"filter": {"$or": []}}, InvalidFilter, "or"),
+        ({"filter": "group = 1; DROP TABLE x"}, InvalidFilter, "JSON object"),
+    ],
+)
+def test_bad_search_arguments(
+    indexed: tuple[Collection, np.ndarray], kwargs: dict[str, object], error: type, message: str
+) -> None:
+    collection, points = indexed
+    with pytest.raises(error, match=message):
+        collection.search(points[0], **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_queries(indexed: tuple[Collection, np.ndarray]) -> None:
+    collection, points = indexed
+    with pytest.raises(DimensionMismatch, match="24"):
+        collection.search([1.0, 2.0])
+    with pytest.raises(InvalidVector, match="NaN"):
+        collection.search([float("nan")] * DIMS)
+    with pytest.raises(InvalidInput, match="exactly one"):
+        collection.search(text="a", vector=points[0])
+    with pytest.raises(InvalidInput, match="exactly one"):
+        collection.search()
+
+
+@pytest.mark.parametrize(
+    ("metric", "index"), [("l2", "hnsw"), ("inner_product", "ivfflat"), ("cosine", "none")]
+)
+def test_distances_and_scores_for_each_metric(
+    client: Client, unique_name: str, metric: str, index: str
+) -> None:
+    collection = client.create_collection(
+        unique_name, embedder="none", dimensions=3, metric=metric, index=index
+    )
+    try:
+        stored = {"a": [1.0, 0.0, 0.0], "b": [0.0, 2.0, 0.0], "c": [1.0, 1.0, 1.0], "d": [3.0, 0.5, 0.0]}
+        collection.upsert([{"id": key, "vector": value} for key, value in stored.items()])
+        query = np.array([2.0, 1.0, 0.0])
+        results = collection.search(query, k=4)
+        for hit in results:
+            vector = np.array(stored[hit.id])
+            if metric == "l2":
+                assert hit.distance == pytest.approx(np.linalg.norm(vector - query), rel=1e-6)
+                assert hit.score == pytest.approx(1 / (1 + hit.distance))
+            elif metric == "inner_product":
+                assert hit.distance == pytest.approx(-(vector @ query), rel=1e-6)
+                assert hit.score == pytest.approx(vector @ query)
+            else:
+                cosine = vector @ query / np.linalg.norm(vector) / np.linalg.norm(query)
+                assert hit.distance == pytest.approx(1 - cosine, abs=1e-6)
+                assert hit.score == pytest.approx(cosine, abs=1e-6)
+        assert [hit.distance for hit in results] == sorted(hit.distance for hit in results)
+        assert [hit.score for hit in results] == sorted((hit.score for hit in results), reverse=True)
+    finally:
+        client.drop_collection(unique_name)
+
+
+def test_ivfflat_index_is_built_after_the_first_load_and_probes_apply(
+    client: Client, unique_name: str
+) -> None:
+    collection = client.create_collection(unique_name, embedder="none", dimensions=DIMS, index="ivfflat")
+    try:
+        points = _clustered(10, 3000)
+        collection.upsert({"id": str(i), "vector": points[i], "metadata": {"g": i % 10}} for i in range(3000))
+        with client.database.connection() as conn:
+            row = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                (f"c{collection.info.id}_embedding_idx",),
+            ).fetchone()
+        assert row is not None and "ivfflat" in row[0] and "lists='3'" in row[0]
+        query = _queries(11, 1)[0]
+        results = collection.search(query, k=10, probes=3, explain=True)
+        assert results.explain is not None and results.explain.settings == {"ivfflat.probes": "3"}
+        assert results.ids == _exact_ids(points, query, 10)  # probes = lists: every list is visited
+        filtered = collection.search(query, k=10, filter={"g": 3})
+        assert len(filtered) == 10 and all(hit.metadata["g"] == 3 for hit in filtered)
+    finally:
+        client.drop_collection(unique_name)
+
+
+def test_text_search_with_minilm(text_collection: Collection) -> None:
+    text_collection.upsert(
+        [
+            {
+                "id": "pg",
+                "text": "PostgreSQL is an open source relational database",
+                "metadata": {"topic": "tech"},
+            },
+            {"id": "cat", "text": "The cat curled up and slept on the sofa", "metadata": {"topic": "pets"}},
+            {"id": "dog", "text": "Dogs love to fetch sticks in the park", "metadata": {"topic": "pets"}},
+            {"id": "pasta", "text": "Boil the spaghetti for nine minutes", "metadata": {"topic": "food"}},
+        ]
+    )
+    assert text_collection.search("which database should I use?", k=1).ids == ["pg"]
+    assert text_collection.search("a sleepy kitten", k=1).ids == ["cat"]
+    assert text_collection.search("a sleepy kitten", k=2, filter={"topic": {"$ne": "pets"}}).ids[0] != "cat"
+    results = text_collection.search("cooking dinner", k=4, explain=True)
+    assert results.ids[0] == "pasta"
+    assert results.explain is not None and "<=>" in results.explain.sql and results.explain.embed_ms > 0
+    with pytest.raises(InvalidInput, match="empty"):
+        text_collection.search("   ")
