@@ -12,11 +12,12 @@ import httpx
 import numpy as np
 import pytest
 
-from openai_stub import OpenAIStub
 from pgsimilar.config import Settings
 from pgsimilar.embedders.openai import OpenAIEmbedder
 from pgsimilar.embedders.registry import create_embedder
 from pgsimilar.errors import ConfigurationError, EmbedderError, EmbedderUnavailable, InvalidInput
+
+from .openai_stub import OpenAIStub
 
 KEY = "sk-stub-key"
 TEXTS = ["a cat sat on the mat", "the dog ate my homework", "a cat and a dog", "quarterly tax report"]

@@ -35,7 +35,9 @@ def collection_dict(info: CollectionInfo, count: int | None = None) -> dict[str,
 @reports_errors
 def create(
     name: Annotated[str, typer.Argument(help="Collection name: a-z, 0-9, '_' and '-'.")],
-    embedder: Annotated[str, typer.Option(help="Embedding model: minilm, openai, or none (own vectors).")] = "minilm",
+    embedder: Annotated[
+        str, typer.Option(help="Embedding model: minilm, openai, or none (own vectors).")
+    ] = "minilm",
     dimensions: Annotated[
         int | None, typer.Option(help="Vector length; required for --embedder none.")
     ] = None,
@@ -43,7 +45,9 @@ def create(
     storage: Annotated[Storage, typer.Option(help="vector (float32) or halfvec (float16).")] = Storage.VECTOR,
     index: Annotated[IndexKind, typer.Option(help="Approximate index.")] = IndexKind.HNSW,
     m: Annotated[int | None, typer.Option(help="HNSW: links per node (default 16).")] = None,
-    ef_construction: Annotated[int | None, typer.Option(help="HNSW: build candidate list (default 64).")] = None,
+    ef_construction: Annotated[
+        int | None, typer.Option(help="HNSW: build candidate list (default 64).")
+    ] = None,
     lists: Annotated[int | None, typer.Option(help="IVFFlat: number of lists (default rows/1000).")] = None,
     namespace: NamespaceOption = DEFAULT_NS,
     as_json: JsonOption = False,

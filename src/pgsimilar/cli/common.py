@@ -26,7 +26,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 DEFAULT_NS = DEFAULT_NAMESPACE
 
 # Exit codes: 1 any pgsimilar error, 2 invalid input (as for usage errors), 3 not found, 4 already exists.
-_EXIT_CODES: tuple[tuple[type[PgsimilarError], int], ...] = ((InvalidInput, 2), (NotFound, 3), (AlreadyExists, 4))
+_EXIT_CODES: tuple[tuple[type[PgsimilarError], int], ...] = (
+    (InvalidInput, 2),
+    (NotFound, 3),
+    (AlreadyExists, 4),
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -23,7 +23,9 @@ DEMO_QUERIES = (
 def demo(
     interactive: Annotated[
         bool | None,
-        typer.Option("--interactive/--no-interactive", help="Ask for queries (default: when run in a terminal)."),
+        typer.Option(
+            "--interactive/--no-interactive", help="Ask for queries (default: when run in a terminal)."
+        ),
     ] = None,
 ) -> None:
     """Load a demo product catalogue into the 'demo-products' collection and search it."""

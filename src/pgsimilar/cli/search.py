@@ -27,7 +27,8 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
     filter: Annotated[
-        str | None, typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
+        str | None,
+        typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.'),
     ] = None,
     similar_to: Annotated[
         str | None, typer.Option("--similar-to", help="Search by the stored record with this id instead.")
@@ -36,7 +37,9 @@ def search(
     ef_search: Annotated[int | None, typer.Option(help="HNSW candidate list for this query.")] = None,
     probes: Annotated[int | None, typer.Option(help="IVFFlat lists to visit for this query.")] = None,
     min_score: Annotated[float | None, typer.Option(help="Leave out hits scoring below this.")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show the SQL, settings, timings and plan.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the SQL, settings, timings and plan.")
+    ] = False,
     namespace: NamespaceOption = DEFAULT_NS,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,7 +72,9 @@ def _print_results(results: SearchResults) -> None:
     for rank, hit in enumerate(results, start=1):
         content = (hit.content or "").replace("\n", " ")
         snippet = content if len(content) <= 80 else content[:77] + "..."
-        table.add_row(str(rank), hit.id, f"{hit.score:.4f}", f"{hit.distance:.4f}", snippet, str(hit.metadata))
+        table.add_row(
+            str(rank), hit.id, f"{hit.score:.4f}", f"{hit.distance:.4f}", snippet, str(hit.metadata)
+        )
     console.print(table if results else "no hits")
     if results.explain:
         details = results.explain

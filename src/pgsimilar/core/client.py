@@ -83,6 +83,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool (the embedded server keeps running for other processes)."""
         self.database.close()
 
     def embedder(self, name: str, options: dict[str, Any] | None = None) -> Embedder:
@@ -96,11 +97,13 @@ class Client:
     # ---- namespaces ----------------------------------------------------------------------------------
 
     def create_namespace(self, name: str) -> None:
+        """Create an empty namespace; NamespaceExists if it is there already."""
         check_name(name, "namespace")
         with self.database.connection() as conn:
             catalog.create_namespace(conn, name)
 
     def list_namespaces(self) -> list[str]:
+        """Names of every namespace, sorted."""
         with self.database.connection() as conn:
             return catalog.list_namespaces(conn)
 
@@ -200,6 +203,7 @@ class Client:
             )
 
     def get_collection(self, name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Collection:
+        """The collection ``name`` of ``namespace``; CollectionNotFound (or NamespaceNotFound) otherwise."""
         with self.database.connection() as conn:
             info = catalog.get_collection(conn, namespace, name)
         return Collection(self, info, self.embedder(info.embedder, info.embedder_options))

@@ -184,6 +184,7 @@ class Collection:
             return record_sql.delete_matching(conn, self.info, compile_filter(filter))
 
     def count(self, filter: Filter | None = None) -> int:
+        """How many records there are, or match ``filter``."""
         with self._client.database.connection() as conn:
             return record_sql.count_matching(conn, self.info, compile_filter(filter))
 

@@ -83,7 +83,9 @@ def records_from_csv(path: Path) -> Iterator[Record]:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
         if not columns & {"text", "content"}:
-            raise InvalidRecord(f"{path}: a CSV needs a 'text' (or 'content') column; found {sorted(columns)}")
+            raise InvalidRecord(
+                f"{path}: a CSV needs a 'text' (or 'content') column; found {sorted(columns)}"
+            )
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if None in row:
@@ -125,7 +127,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES))
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            )
         elif path.is_file():
             found.append(path)
         else:

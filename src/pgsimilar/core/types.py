@@ -31,6 +31,8 @@ class Storage(StrEnum):
 
 
 class IndexKind(StrEnum):
+    """The approximate index of a collection: none (exact search only), HNSW or IVFFlat."""
+
     NONE = "none"
     HNSW = "hnsw"
     IVFFLAT = "ivfflat"
@@ -85,6 +87,7 @@ class Hit:
     content: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON-ready data (what ``pgsimilar search --json`` prints)."""
         return {
             "id": self.id,
             "score": self.score,
@@ -152,6 +155,7 @@ class IndexSettings:
     lists: int | None = None
 
     def to_options(self) -> dict[str, int]:
+        """The parameters that are set, as stored in the catalogue."""
         options = {"m": self.m, "ef_construction": self.ef_construction, "lists": self.lists}
         return {key: value for key, value in options.items() if value is not None}
 

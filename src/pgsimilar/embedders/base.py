@@ -18,6 +18,8 @@ Vectors = npt.NDArray[np.float32]
 
 
 class Modality(StrEnum):
+    """A kind of input an embedder understands."""
+
     TEXT = "text"
     IMAGE = "image"
 
@@ -56,10 +58,13 @@ class Embedder(ABC):
         return {}
 
     def embed_texts(self, texts: Sequence[str]) -> Vectors:
+        """One vector per text, as a float32 array of shape (len(texts), dimensions)."""
         raise UnsupportedModality(f"the {self.name!r} embedder does not embed text")
 
     def embed_images(self, images: Sequence[Any]) -> Vectors:
+        """One vector per image, in the same space as the texts (multimodal embedders only)."""
         raise UnsupportedModality(f"the {self.name!r} embedder does not embed images")
 
     def supports(self, modality: Modality) -> bool:
+        """Whether this embedder can embed inputs of ``modality``."""
         return modality in self.modalities
