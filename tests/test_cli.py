@@ -261,12 +261,6 @@ def test_malformed_jsonl_line_writes_nothing(cli: Cli, name: str, tmp_path: Path
     assert count(cli, name) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="add validates records batch by batch (in upsert), so earlier batches are written before "
-    "a later record is refused, despite 'every file is read and checked before anything is written'",
-)
 def test_add_refuses_an_invalid_record_before_writing_any_batch(
     cli: Cli, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,11 +275,6 @@ def test_add_refuses_an_invalid_record_before_writing_any_batch(
     assert count(cli, name) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the JSONL and CSV loaders let UnicodeDecodeError escape (not a PgsimilarError): a traceback",
-)
 def test_add_of_a_non_utf8_jsonl_file_is_a_readable_error(cli: Cli, name: str, tmp_path: Path) -> None:
     create(cli, name, "--embedder", "none", "--dimensions", "3")
     path = tmp_path / "latin1.jsonl"
@@ -360,11 +349,6 @@ def test_search_for_people_prints_a_table(cli: Cli, docs: str) -> None:
     assert "guitar" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="search's table passes content and metadata to Rich as markup: '[/usr/local]' raises MarkupError",
-)
 def test_search_for_people_prints_square_brackets_as_they_are(cli: Cli, name: str, tmp_path: Path) -> None:
     create(cli, name)
     rows = [{"id": "path", "text": "Binaries go in [/usr/local] on Unix.", "metadata": {"tag": "[red]"}}]
@@ -480,22 +464,14 @@ def test_invalid_name_creates_nothing(cli: Cli, tmp_path: Path) -> None:
     assert not any("DROP" in item["name"] or "Robert" in item["name"] for item in listed)
 
 
-_WRAPPED = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the error console wraps messages longer than the console width (80 columns when not a "
-    "terminal) onto several lines",
-)
-
-
 @pytest.mark.parametrize(
     "case",
     [
         "unknown collection",
-        pytest.param("duplicate collection", marks=_WRAPPED),
-        pytest.param("malformed filter", marks=_WRAPPED),
-        pytest.param("invalid name", marks=_WRAPPED),
-        pytest.param("malformed jsonl", marks=_WRAPPED),
+        "duplicate collection",
+        "malformed filter",
+        "invalid name",
+        "malformed jsonl",
     ],
 )
 def test_error_message_is_one_line(cli: Cli, name: str, tmp_path: Path, case: str) -> None:
@@ -504,11 +480,6 @@ def test_error_message_is_one_line(cli: Cli, name: str, tmp_path: Path, case: st
     assert len(message.splitlines()) == 1, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="reports_errors prints the message as Rich markup: a '[/x]' in it raises MarkupError",
-)
 def test_error_message_with_square_brackets_is_printed_as_it_is(cli: Cli) -> None:
     message = assert_error(cli("collections", "create", "[/x]"), 2, "invalid collection name")
     assert "[/x]" in message

@@ -129,11 +129,6 @@ def test_integer_ids_become_strings(tmp_path: Path) -> None:
     assert [record.id for record in _load(path)] == ["7", "42", "12345678901234567890"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="record_from_json converts any int, and bool is an int: a JSON true id is stored as 'True'",
-)
 def test_boolean_id_is_refused_not_turned_into_the_string_true(tmp_path: Path, settings: Settings) -> None:
     path = _write_jsonl(tmp_path / "bool.jsonl", {"id": True, "text": "yes"})
     with pytest.raises(InvalidRecord, match="id"):
@@ -180,11 +175,6 @@ def test_malformed_objects_are_invalid_records_naming_where(data: dict[str, Any]
     assert str(raised.value).startswith("corpus.jsonl:9: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="records_from_jsonl decodes while iterating lines, outside its try: UnicodeDecodeError escapes",
-)
 def test_jsonl_that_is_not_utf8_is_an_invalid_record(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"id": "ok", "text": "fine"}\n' + '{"id": "u", "text": "café"}\n'.encode("latin-1"))
@@ -271,11 +261,6 @@ def test_csv_row_with_more_fields_than_the_header_is_refused(tmp_path: Path) -> 
     assert f"{path}:3:" in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="records_from_csv decodes while iterating rows, outside any try: UnicodeDecodeError escapes",
-)
 def test_csv_that_is_not_utf8_is_an_invalid_record(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("id,text\nc,café\n".encode("latin-1"))
@@ -286,11 +271,6 @@ def test_csv_that_is_not_utf8_is_an_invalid_record(tmp_path: Path) -> None:
     assert str(path) in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="CSV is read as 'utf-8', not 'utf-8-sig': a BOM (Excel's 'CSV UTF-8') renames the first column",
-)
 def test_csv_with_a_byte_order_mark_keeps_its_id_column(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbfid,text\nr1,hello\n")
@@ -370,3 +350,16 @@ def test_expand_paths_refuses_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(InvalidRecord, match="no such file or directory") as raised:
         expand_paths([tmp_path, missing])
     assert str(missing) in str(raised.value)
+
+
+def test_txt_files_of_the_same_name_in_different_folders_get_different_ids(tmp_path: Path) -> None:
+    from pgsimilar.core.loaders import input_files
+
+    for folder in ("a", "b/c"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "notes.txt").write_text(f"notes of {folder}", encoding="utf-8")
+    named = tmp_path / "a" / "notes.txt"
+    found = input_files([tmp_path, named])
+    assert [name for _, name in found] == ["a/notes", "b/c/notes", "notes"]
+    ids = [next(iter(records_from_file(path, txt_id=name))).id for path, name in found]
+    assert ids == ["a/notes", "b/c/notes", "notes"]

@@ -46,30 +46,6 @@ EXPORTED_CALLABLES = {
     if inspect.isclass(obj := getattr(pgsimilar, name, None)) or inspect.isfunction(obj)
 }
 
-# Missing docstrings, found when this test was written; drop a mark when the docstring is added.
-UNDOCUMENTED = {
-    "IndexKind",
-    "Modality",
-    "Client.close",
-    "Client.create_namespace",
-    "Client.list_namespaces",
-    "Client.get_collection",
-    "Collection.count",
-    "Embedder.embed_texts",
-    "Embedder.embed_images",
-    "Embedder.supports",
-    "Hit.to_dict",
-    "IndexSettings.to_options",
-}
-
-
-def _documented(name: str) -> Any:
-    if name in UNDOCUMENTED:
-        return pytest.param(
-            name, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="no docstring yet")
-        )
-    return name
-
 
 def _public_methods() -> list[str]:
     """``Class.method`` for every public function defined on an exported class (properties left out)."""
@@ -160,20 +136,14 @@ def test_version_matches_the_installed_distribution() -> None:
     assert pgsimilar.__version__ == version("pgsimilar")
 
 
-@pytest.mark.parametrize("name", [_documented(name) for name in sorted(EXPORTED_CALLABLES)])
+@pytest.mark.parametrize("name", sorted(EXPORTED_CALLABLES))
 def test_exported_classes_and_functions_have_docstrings(name: str) -> None:
     assert _own_docstring(EXPORTED_CALLABLES[name]), f"pgsimilar.{name} has no docstring"
 
 
-@pytest.mark.parametrize("qualified", [_documented(name) for name in _public_methods()])
+@pytest.mark.parametrize("qualified", _public_methods())
 def test_public_methods_of_exported_classes_have_docstrings(qualified: str) -> None:
     class_name, attr = qualified.split(".")
     member = vars(EXPORTED_CALLABLES[class_name])[attr]
     function = member.__func__ if isinstance(member, staticmethod | classmethod) else member
     assert _own_docstring(function), f"pgsimilar.{qualified} has no docstring"
-
-
-def test_the_docstring_lists_are_not_stale() -> None:
-    # A name in UNDOCUMENTED that no longer exists would silently stop being checked.
-    known = set(EXPORTED_CALLABLES) | set(_public_methods())
-    assert known >= UNDOCUMENTED

@@ -17,7 +17,6 @@ from ..core.client import DEFAULT_NAMESPACE, Client
 from ..errors import AlreadyExists, InvalidInput, NotFound, PgsimilarError
 
 console = Console()
-error_console = Console(stderr=True)
 
 NamespaceOption = Annotated[
     str, typer.Option("--namespace", "-n", help="Namespace of the collection.", show_default=True)
@@ -45,7 +44,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except PgsimilarError as exc:
             code = next((code for kind, code in _EXIT_CODES if isinstance(exc, kind)), 1)
-            error_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            # Plain text: a message may hold brackets (Rich markup) and must stay on one line for scripts.
+            typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code) from None
 
     return wrapper

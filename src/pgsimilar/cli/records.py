@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..core.loaders import expand_paths, records_from_file
+from ..core.loaders import input_files, records_from_file
 from ..core.types import Record
+from ..errors import InvalidInput
 from .common import DEFAULT_NS, JsonOption, NamespaceOption, console, open_client, print_json, reports_errors
 
 
@@ -29,10 +30,17 @@ def add(
     id, text and metadata (JSON) columns, other columns become metadata. Records are written in
     batches of PGSIMILAR_UPSERT_BATCH_SIZE, each all or nothing; unchanged texts are not embedded again.
     """
-    records: list[Record] = [record for path in expand_paths(paths) for record in records_from_file(path)]
+    files = [(path, list(records_from_file(path, txt_id=name))) for path, name in input_files(paths)]
+    records: list[Record] = [record for _, file_records in files for record in file_records]
     totals = {"inserted": 0, "updated": 0, "unchanged": 0, "embedded": 0}
     with open_client() as client:
         target = client.get_collection(collection, namespace=namespace)
+        for path, file_records in files:  # every record checked before the first is written
+            try:
+                target.check(file_records)
+            except InvalidInput as exc:
+                raise type(exc)(f"{path}: {exc}") from exc
+        target.check(records)  # ids repeated across files
         batch_size = client.settings.upsert_batch_size
         with Progress(
             TextColumn("[bold]adding[/]"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..core.types import SearchResults
 from ..errors import InvalidFilter, InvalidInput
@@ -68,21 +70,26 @@ def search(
 
 
 def _print_results(results: SearchResults) -> None:
+    # Stored text goes in as Text, never as markup: "[/usr/local]" in content must print as it is.
     table = Table("#", "id", "score", "distance", "content", "metadata")
     for rank, hit in enumerate(results, start=1):
         content = (hit.content or "").replace("\n", " ")
         snippet = content if len(content) <= 80 else content[:77] + "..."
+        metadata = json.dumps(hit.metadata, ensure_ascii=False)
         table.add_row(
-            str(rank), hit.id, f"{hit.score:.4f}", f"{hit.distance:.4f}", snippet, str(hit.metadata)
+            str(rank), Text(hit.id), f"{hit.score:.4f}", f"{hit.distance:.4f}", Text(snippet), Text(metadata)
         )
     console.print(table if results else "no hits")
     if results.explain:
         details = results.explain
-        console.print(f"[bold]SQL[/]\n{details.sql}", highlight=False)
-        console.print(f"[bold]settings[/] {details.settings}", highlight=False)
-        console.print(
-            f"[bold]time[/] embed {details.embed_ms:.1f} ms, search {details.search_ms:.1f} ms"
-            + (" (approximate search found too few; ran exactly)" if details.fell_back_to_exact else ""),
-            highlight=False,
-        )
-        console.print(f"[bold]plan[/]\n{details.plan}", highlight=False)
+        timing = f"embed {details.embed_ms:.1f} ms, search {details.search_ms:.1f} ms"
+        if details.fell_back_to_exact:
+            timing += " (the index found fewer than k matches; ran exactly)"
+        for title, body in (
+            ("SQL", details.sql),
+            ("settings", json.dumps(details.settings)),
+            ("time", timing),
+            ("plan", details.plan),
+        ):
+            console.print(Text(title, style="bold"))
+            console.print(Text(body))

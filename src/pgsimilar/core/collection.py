@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from ..embedders.base import Embedder
-from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound
+from ..embedders.base import Embedder, Modality
+from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound, UnsupportedModality
 from ..storage import records as record_sql
 from ..storage import tables
 from ..storage.search import SearchPlan, SearchRun, run_search
@@ -88,7 +88,11 @@ class Collection:
         """Insert or replace records by id, all or nothing. Unchanged content is not embedded again."""
         return self._write(records, replace=True)
 
-    def _write(self, records: Iterable[Record | Mapping[str, Any]], *, replace: bool) -> UpsertResult:
+    def check(self, records: Iterable[Record | Mapping[str, Any]]) -> None:
+        """Check records as a write would (ids, text, metadata, vectors), without writing or embedding."""
+        self._check(records)
+
+    def _check(self, records: Iterable[Record | Mapping[str, Any]]) -> list[CheckedRecord]:
         info = self.info
         checked = check_records(
             records,
@@ -97,6 +101,18 @@ class Collection:
             storage=info.storage,
             settings=self._client.settings,
         )
+        if not self.embedder.supports(Modality.TEXT):
+            for position, record in enumerate(checked):
+                if record.vector is None:
+                    raise UnsupportedModality(
+                        f"record {position} (id {record.id!r}): the {info.embedder!r} embedder of "
+                        f"{info.qualified_name} does not embed text; give the record a vector"
+                    )
+        return checked
+
+    def _write(self, records: Iterable[Record | Mapping[str, Any]], *, replace: bool) -> UpsertResult:
+        info = self.info
+        checked = self._check(records)
         if not checked:
             return UpsertResult(inserted=0, updated=0, unchanged=0, embedded=0)
         with self._client.database.connection() as conn:

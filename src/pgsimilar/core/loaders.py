@@ -7,6 +7,7 @@ loader can read a whole input before writing any of it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +20,16 @@ TEXT_SUFFIXES = frozenset({".txt", ".jsonl", ".csv"})
 
 
 def _read_text(path: Path) -> str:
+    # utf-8-sig: files saved by Excel and Notepad start with a byte-order mark, which is not content.
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
-def records_from_txt(path: Path) -> Iterator[Record]:
-    """The whole file as one record; its id is the file name without the extension."""
-    yield Record(id=path.stem, content=_read_text(path), metadata={"source": path.name})
+def records_from_txt(path: Path, record_id: str | None = None) -> Iterator[Record]:
+    """The whole file as one record; its id is ``record_id``, by default the file name without extension."""
+    yield Record(id=record_id or path.stem, content=_read_text(path), metadata={"source": path.name})
 
 
 def record_from_json(data: object, where: str) -> Record:
@@ -53,8 +55,8 @@ def record_from_json(data: object, where: str) -> Record:
         text = data.get("text") or ""
         data["text"] = f"{title} {text}".strip() if title else text
         data["metadata"] = {**metadata, "title": title}
-    if "id" in data and not isinstance(data["id"], str):
-        data["id"] = str(data["id"]) if isinstance(data["id"], int) else data["id"]
+    if isinstance(data.get("id"), int) and not isinstance(data["id"], bool):
+        data["id"] = str(data["id"])  # BEIR corpora have numeric ids; other types are refused later
     try:
         return Record.from_mapping(data)
     except InvalidRecord as exc:
@@ -62,24 +64,23 @@ def record_from_json(data: object, where: str) -> Record:
 
 
 def records_from_jsonl(path: Path) -> Iterator[Record]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidRecord(f"{where}: not valid JSON ({exc.msg})") from exc
-            except UnicodeDecodeError as exc:
-                raise InvalidRecord(f"{where}: not UTF-8 text") from exc
-            yield record_from_json(data, where)
+    """One record per non-blank line (see :func:`record_from_json`)."""
+    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{where}: not valid JSON ({exc.msg})") from exc
+        yield record_from_json(data, where)
 
 
 def records_from_csv(path: Path) -> Iterator[Record]:
     """Rows with an ``id`` and a ``text`` (or ``content``) column; ``metadata`` may hold a JSON object,
     and every other column becomes a metadata field."""
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(_read_text(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
         if not columns & {"text", "content"}:
@@ -110,11 +111,11 @@ def _record_from_row(row: dict[str, Any], where: str) -> Record:
     return Record(id=record_id, content=content, metadata={**extra, **metadata})  # type: ignore[arg-type]
 
 
-def records_from_file(path: Path) -> Iterator[Record]:
-    """Records of one file, by its extension."""
+def records_from_file(path: Path, *, txt_id: str | None = None) -> Iterator[Record]:
+    """Records of one file, by its extension (``txt_id``: the id of a .txt file's record)."""
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        return records_from_txt(path)
+        return records_from_txt(path, txt_id)
     if suffix == ".jsonl":
         return records_from_jsonl(path)
     if suffix == ".csv":
@@ -122,16 +123,22 @@ def records_from_file(path: Path) -> Iterator[Record]:
     raise InvalidRecord(f"{path}: unsupported file type {suffix!r}; use .txt, .jsonl or .csv")
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files named, plus the supported files found (recursively, sorted) in directories named."""
-    found: list[Path] = []
+def input_files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Files named, plus the supported files found (recursively, sorted) in directories named, each with
+    its name: the path relative to the directory named, without extension (the file's own stem when
+    named directly). Names tell apart files of the same name in different folders."""
+    found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-            )
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            found.extend((file, file.relative_to(path).with_suffix("").as_posix()) for file in files)
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.stem))
         else:
             raise InvalidRecord(f"{path}: no such file or directory")
     return found
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """The files :func:`input_files` finds."""
+    return [path for path, _ in input_files(paths)]
