@@ -8,7 +8,16 @@ import typer
 from rich.table import Table
 
 from ..core.types import CollectionInfo, IndexKind, Metric, Storage
-from .common import DEFAULT_NS, JsonOption, NamespaceOption, console, open_client, print_json, reports_errors
+from .common import (
+    DEFAULT_NS,
+    JsonOption,
+    NamespaceOption,
+    console,
+    open_client,
+    print_fields,
+    print_json,
+    reports_errors,
+)
 
 app = typer.Typer(help="Create, list, show and drop collections.")
 
@@ -117,11 +126,7 @@ def show(
     with open_client() as client:
         collection = client.get_collection(name, namespace=namespace)
         data = collection_dict(collection.info, collection.count())
-    if as_json:
-        print_json(data)
-        return
-    for key, value in data.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    print_fields(data, as_json)
 
 
 @app.command()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..config import Settings
 from ..core.client import DEFAULT_NAMESPACE, Client
@@ -59,6 +60,15 @@ def open_client() -> Iterator[Client]:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_fields(data: Mapping[str, Any], as_json: bool) -> None:
+    """A flat mapping as JSON, or as ``key: value`` lines for people."""
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        console.print(Text.assemble((f"{key}: ", "bold"), str(value)))
 
 
 def parse_json_option(value: str | None, option: str) -> Any:

@@ -8,7 +8,7 @@ from ..config import Settings
 from ..errors import ConfigurationError
 from ..storage.database import Database, redact
 from ..storage.embedded import EmbeddedPostgres
-from .common import JsonOption, console, print_json, reports_errors
+from .common import JsonOption, console, print_fields, reports_errors
 
 app = typer.Typer(help="Manage the embedded PostgreSQL (used when PGSIMILAR_DATABASE_URL is unset).")
 
@@ -57,11 +57,7 @@ def status(as_json: JsonOption = False) -> None:
             "data_dir": str(state.pgdata),
             "url": state.url,
         }
-    if as_json:
-        print_json(info)
-        return
-    for key, value in info.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    print_fields(info, as_json)
 
 
 @app.command()

@@ -144,7 +144,8 @@ class Collection:
             if not replace and counts.inserted < len(staged):
                 taken = record_sql.existing_ids(conn, info, list(by_id))
                 raise RecordExists(self._exists_message(taken))  # rolls the transaction back
-            tables.ensure_embedding_index(conn, info)
+            if info.index.kind is IndexKind.IVFFLAT:
+                tables.ensure_embedding_index(conn, info)  # built once the first rows are in
         return UpsertResult(
             inserted=counts.inserted,
             updated=counts.updated,
