@@ -71,13 +71,16 @@ def search(
 
 def _print_results(results: SearchResults) -> None:
     # Stored text goes in as Text, never as markup: "[/usr/local]" in content must print as it is.
-    table = Table("#", "id", "score", "distance", "content", "metadata")
+    table = Table("#", "score", "distance")
+    table.add_column("id", overflow="fold")  # ids are never cut: people copy them into --similar-to
+    table.add_column("content", ratio=3)
+    table.add_column("metadata", ratio=2)
     for rank, hit in enumerate(results, start=1):
         content = (hit.content or "").replace("\n", " ")
         snippet = content if len(content) <= 80 else content[:77] + "..."
         metadata = json.dumps(hit.metadata, ensure_ascii=False)
         table.add_row(
-            str(rank), Text(hit.id), f"{hit.score:.4f}", f"{hit.distance:.4f}", Text(snippet), Text(metadata)
+            str(rank), f"{hit.score:.4f}", f"{hit.distance:.4f}", Text(hit.id), Text(snippet), Text(metadata)
         )
     console.print(table if results else "no hits")
     if results.explain:
