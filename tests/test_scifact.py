@@ -74,8 +74,8 @@ def test_exact_search_finds_the_judged_documents(
         ranked = collection.search(text, k=10, exact=True).ids
         ndcgs.append(_ndcg_at_10(ranked, judged[query_id]))
         found += bool(set(ranked) & set(judged[query_id]))
-    # On the full corpus all-MiniLM-L6-v2 scores nDCG@10 0.645; this slice has fewer distractors.
-    assert np.mean(ndcgs) >= 0.70
+    # On the full corpus all-MiniLM-L6-v2 scores nDCG@10 0.645; this slice has far fewer distractors.
+    assert np.mean(ndcgs) >= 0.85  # measured 0.8807 on this 530-document slice
     assert found >= 26
 
 
