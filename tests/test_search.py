@@ -306,3 +306,18 @@ def test_text_search_with_minilm(text_collection: Collection) -> None:
     assert results.explain is not None and "<=>" in results.explain.sql and results.explain.embed_ms > 0
     with pytest.raises(InvalidInput, match="empty"):
         text_collection.search("   ")
+
+
+def test_another_metric_per_query_is_an_exact_search_with_its_operator(
+    indexed: tuple[Collection, np.ndarray],
+) -> None:
+    collection, points = indexed
+    query = _queries(12, 1)[0]
+    results = collection.search(query, k=5, metric="l2", explain=True)
+    expected = np.argsort(np.linalg.norm(points - query, axis=1), kind="stable")[:5]
+    assert results.ids == [str(i) for i in expected]
+    assert results.explain is not None and results.explain.exact and "<->" in results.explain.sql
+    assert results[0].distance == pytest.approx(float(np.linalg.norm(points[expected[0]] - query)), rel=1e-5)
+    assert results[0].score == pytest.approx(1 / (1 + results[0].distance))
+    with pytest.raises(InvalidInput, match="metric"):
+        collection.search(query, metric="manhattan")

@@ -15,6 +15,7 @@ from ..errors import CollectionExists, DimensionMismatch, InvalidInput
 from ..storage import catalog, tables
 from ..storage.database import Database
 from .collection import Collection
+from .keys import ApiKeys
 from .types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
 from .validation import check_name
 
@@ -71,6 +72,8 @@ class Client:
             settings = settings.model_copy(update={"database_url": database_url})
         self.settings = settings
         self.database = Database(settings)
+        self.keys = ApiKeys(self.database)
+        """API keys of the service (see :class:`pgsimilar.core.keys.ApiKeys`)."""
         self._embedders: dict[tuple[str, str], Embedder] = {}
         self._embedders_lock = threading.Lock()
 

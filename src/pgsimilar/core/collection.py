@@ -226,6 +226,7 @@ class Collection:
         ef_search: int | None = None,
         probes: int | None = None,
         min_score: float | None = None,
+        metric: Metric | str | None = None,
         explain: bool = False,
     ) -> SearchResults:
         """The ``k`` nearest records to a text, a vector, or a stored record (``id``, itself excluded).
@@ -234,6 +235,8 @@ class Collection:
         every candidate (perfect recall); otherwise the collection's index is used, with ``ef_search``
         (HNSW) or ``probes`` (IVFFlat) for this query only. A filtered approximate search that finds
         fewer than ``k`` rows is run again exactly, so it never misses matches that exist.
+        ``metric`` measures with another metric than the collection's, by an exact search (an index
+        serves only its own metric).
         """
         if query is not None:
             if isinstance(query, str):
@@ -253,6 +256,10 @@ class Collection:
         if min_score is not None and not (isinstance(min_score, int | float) and np.isfinite(min_score)):
             raise InvalidInput(f"min_score must be a finite number, got {min_score!r}")
         where = compile_filter(filter)
+        try:
+            query_metric = self.info.metric if metric is None else Metric(metric)
+        except ValueError:
+            raise InvalidInput(f"unknown metric {metric!r}; choose cosine, l2 or inner_product") from None
 
         started = time.perf_counter()
         query_vector = self._query_vector(text, vector, id)
@@ -264,7 +271,8 @@ class Collection:
             where=where,
             filtered=bool(filter),
             exclude_id=id,
-            exact=exact or self.info.index.kind is IndexKind.NONE,
+            exact=exact or self.info.index.kind is IndexKind.NONE or query_metric is not self.info.metric,
+            metric=query_metric,
             ef_search=ef_search,
             probes=probes,
         )
@@ -276,7 +284,7 @@ class Collection:
                 plan = dataclasses.replace(plan, exact=True)
                 run = run_search(conn, self.info, plan, explain=explain)
                 fell_back = True
-        hits = self._hits(run, min_score)
+        hits = self._hits(run, plan.metric, min_score)
         details = self._explain(run, plan, embed_seconds, fell_back) if explain else None
         return SearchResults(hits=hits, explain=details)
 
@@ -305,11 +313,12 @@ class Collection:
             raise RecordNotFound(f"no record with id {record_id!r} in {info.qualified_name}")
         return stored
 
-    def _hits(self, run: SearchRun, min_score: float | None) -> list[Hit]:
+    @staticmethod
+    def _hits(run: SearchRun, metric: Metric, min_score: float | None) -> list[Hit]:
         hits = []
         for row in run.rows:
             distance = float(row["distance"])
-            score = score_from_distance(self.info.metric, distance)
+            score = score_from_distance(metric, distance)
             if min_score is not None and score < min_score:
                 continue
             hits.append(Hit(row["id"], score, distance, row["metadata"], row["content"]))

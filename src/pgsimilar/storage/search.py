@@ -14,9 +14,9 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from ..core.filters import CompiledFilter
-from ..core.types import CollectionInfo, IndexKind
+from ..core.types import CollectionInfo, IndexKind, Metric
 from .records import to_db_vector
-from .tables import operator, table
+from .tables import OPERATORS, table
 
 HNSW_DEFAULT_EF_SEARCH = 40
 HNSW_MAX_EF_SEARCH = 1000
@@ -33,6 +33,7 @@ class SearchPlan:
     filtered: bool  # a metadata filter is present (``where`` is not just TRUE)
     exclude_id: str | None
     exact: bool
+    metric: Metric  # the collection's, unless the query asked for another (then exact)
     ef_search: int | None
     probes: int | None
 
@@ -80,7 +81,7 @@ def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     LIMIT %(k)s
 )
 SELECT id, content, metadata, distance FROM nearest ORDER BY distance, id"""
-    ).format(op=operator(info), table=table(info), where=sql.SQL(" AND ").join(conditions))
+    ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=sql.SQL(" AND ").join(conditions))
 
 
 def readable_sql(statement: sql.Composed, conn: Connection[Any]) -> str:

@@ -30,10 +30,6 @@ def embedding_index_name(info: CollectionInfo) -> str:
     return f"c{info.id}_embedding_idx"
 
 
-def operator(info: CollectionInfo) -> sql.SQL:
-    return sql.SQL(OPERATORS[info.metric])
-
-
 def vector_type(info: CollectionInfo) -> sql.Composable:
     return sql.SQL("{}({})").format(sql.SQL(info.storage.value), sql.Literal(info.dimensions))
 
