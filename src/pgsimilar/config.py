@@ -5,7 +5,9 @@ Build them where they are needed (``Settings()``); nothing here runs at import t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -40,6 +42,26 @@ class Settings(BaseSettings):
     max_id_chars: int = Field(default=512, ge=1, description="Longest record id, in characters.")
     upsert_batch_size: int = Field(
         default=1_000, ge=1, description="Records written per transaction by loaders such as the CLI."
+    )
+
+    auth: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="API keys required: 'on', 'off', or 'auto' (off only when the server binds to loopback).",
+    )
+    api_threads: int = Field(
+        default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)),
+        ge=1,
+        description="Worker threads for model inference and database calls of the API.",
+    )
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest request body.")
+    max_records_per_request: int = Field(default=10_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
+    compat_collection: str = Field(
+        default="chunks",
+        description="Collection (in namespace 'default') behind /embed and /search/pgvector.",
+    )
+    compat_embedder: str = Field(
+        default="minilm", description="Embedder of that collection when it is created."
     )
 
     openai_api_key: SecretStr | None = Field(

@@ -51,7 +51,11 @@ class NotFound(PgsimilarError, LookupError):
 
 
 class NamespaceNotFound(NotFound):
-    """No namespace of that name."""
+    """No namespace of that name (or none the caller may see: the two read the same)."""
+
+    @classmethod
+    def named(cls, namespace: str) -> NamespaceNotFound:
+        return cls(f"namespace {namespace!r} does not exist")
 
 
 class CollectionNotFound(NotFound):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from . import collections, db
+from . import collections, db, keys
 from .demo import demo
 from .records import add
 from .search import search
+from .serve import serve
 
 app = typer.Typer(
     name="pgsimilar",
@@ -17,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(collections.app, name="collections")
+app.add_typer(keys.app, name="keys")
+app.command()(serve)
 app.command()(add)
 app.command()(search)
 app.command()(demo)

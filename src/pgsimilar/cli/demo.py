@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ..demo import sample_products
 from .common import DEFAULT_NS, console, open_client, reports_errors
 from .search import _print_results
+from .serve import DEMO_COLLECTION, load_demo
 
-DEMO_COLLECTION = "demo-products"
 DEMO_QUERIES = (
     ("something to listen to music on the train", None),
     ("gear for running in the mountains", None),
@@ -30,13 +29,9 @@ def demo(
 ) -> None:
     """Load a demo product catalogue into the 'demo-products' collection and search it."""
     with open_client() as client:
-        products = client.create_collection(DEMO_COLLECTION, namespace=DEFAULT_NS, exist_ok=True)
-        result = products.upsert(sample_products())
-        console.print(
-            f"[bold]{DEMO_COLLECTION}[/]: {products.count()} products "
-            f"({result.inserted} new, {result.embedded} embedded) on {client.database.url}",
-            highlight=False,
-        )
+        count = load_demo(client)
+        products = client.get_collection(DEMO_COLLECTION, namespace=DEFAULT_NS)
+        console.print(f"{DEMO_COLLECTION}: {count} products on {client.database.url}", highlight=False)
         for text, metadata_filter in DEMO_QUERIES:
             shown = f" with filter {metadata_filter}" if metadata_filter else ""
             console.print(f"\n[bold cyan]search:[/] {text}{shown}", highlight=False)

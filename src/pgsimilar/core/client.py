@@ -97,6 +97,15 @@ class Client:
                 self._embedders[key] = create_embedder(name, self.settings, options)
             return self._embedders[key]
 
+    def loaded_models(self) -> dict[str, bool]:
+        """The embedders this client has built, by name, and whether each has its model in memory."""
+        with self._embedders_lock:
+            embedders = list(self._embedders.items())
+        loaded: dict[str, bool] = {}
+        for (name, _), embedder in embedders:
+            loaded[name] = loaded.get(name, False) or embedder.loaded()
+        return loaded
+
     # ---- namespaces ----------------------------------------------------------------------------------
 
     def create_namespace(self, name: str) -> None:

@@ -205,6 +205,13 @@ class Collection:
         with self._client.database.connection() as conn:
             return record_sql.count_matching(conn, self.info, compile_filter(filter))
 
+    def index_built(self) -> bool:
+        """Whether the approximate index exists (an IVFFlat index waits for the first rows)."""
+        if self.info.index.kind is IndexKind.NONE:
+            return False
+        with self._client.database.connection() as conn:
+            return tables.embedding_index_exists(conn, self.info)
+
     def rebuild_index(self) -> None:
         """Drop and build the approximate index again (e.g. IVFFlat after a bulk load changed the data)."""
         with self._client.database.connection() as conn, conn.transaction():

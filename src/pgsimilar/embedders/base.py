@@ -65,6 +65,10 @@ class Embedder(ABC):
         """One vector per image, in the same space as the texts (multimodal embedders only)."""
         raise UnsupportedModality(f"the {self.name!r} embedder does not embed images")
 
+    def loaded(self) -> bool:
+        """Whether the model is in memory (embedders without a local model are always ready)."""
+        return True
+
     def supports(self, modality: Modality) -> bool:
         """Whether this embedder can embed inputs of ``modality``."""
         return modality in self.modalities

@@ -54,6 +54,9 @@ class MiniLMEmbedder(Embedder):
     def model_id(self) -> str:
         return "sentence-transformers/all-MiniLM-L6-v2"
 
+    def loaded(self) -> bool:
+        return _load_model.cache_info().currsize > 0
+
     def embed_texts(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.empty((0, self.DIMENSIONS), dtype=np.float32)

@@ -47,7 +47,7 @@ def namespace_exists(conn: Connection[Any], namespace: str) -> bool:
 
 def require_namespace(conn: Connection[Any], namespace: str) -> None:
     if not namespace_exists(conn, namespace):
-        raise NamespaceNotFound(f"namespace {namespace!r} does not exist; create it first")
+        raise NamespaceNotFound.named(namespace)
 
 
 def create_namespace(conn: Connection[Any], namespace: str) -> None:
@@ -124,7 +124,7 @@ def get_collection(conn: Connection[Any], namespace: str, name: str) -> Collecti
         ).fetchone()
     if row is None:
         if not namespace_exists(conn, namespace):
-            raise NamespaceNotFound(f"namespace {namespace!r} does not exist")
+            raise NamespaceNotFound.named(namespace)
         raise CollectionNotFound(f"collection {name!r} does not exist in namespace {namespace!r}")
     return _collection_from_row(row)
 

@@ -1,0 +1,89 @@
+"""The FastAPI application, built by :func:`create_app` (nothing is configured or connected at import)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+
+from .. import __version__
+from ..config import Settings
+from ..core.client import Client
+from .errors import install_error_handlers
+from .limits import BodySizeLimit
+from .metrics import Metrics
+from .routers import collections, compat, health, namespaces, records, search
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_required(settings: Settings, host: str | None) -> bool:
+    """API keys are required unless turned off explicitly, or (``auto``) the server binds to loopback."""
+    if settings.auth == "on":
+        return True
+    if settings.auth == "off":
+        return False
+    return host is None or not is_loopback(host)
+
+
+def create_app(
+    settings: Settings | None = None, *, client: Client | None = None, host: str | None = None
+) -> FastAPI:
+    """The pgsimilar service. ``client`` is opened from ``settings`` at startup unless given; ``host`` is
+    the bind address, which decides authentication when ``settings.auth`` is ``auto``."""
+    settings = settings or (client.settings if client else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_client = client is None
+        app.state.client = client or await anyio.to_thread.run_sync(lambda: Client(settings=settings))
+        try:
+            yield
+        finally:
+            if own_client:
+                app.state.client.close()
+
+    app = FastAPI(
+        title="pgsimilar",
+        version=__version__,
+        summary="Semantic similarity search for text and images on PostgreSQL + pgvector.",
+        lifespan=lifespan,
+    )
+    app.state.client = None
+    app.state.auth_enabled = auth_required(settings, host)
+    app.state.limiter = anyio.CapacityLimiter(settings.api_threads)
+    app.state.metrics = Metrics(lambda: app.state.client)
+
+    install_error_handlers(app)
+    app.state.metrics.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
+    for module in (namespaces, collections, records, search, compat, health):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,196 @@
+"""Request and response bodies of the API, split by role (``...Create``, ``...Public``, list envelopes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.types import IndexKind, Metric, Storage
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["docs"])]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NamespaceCreate(Strict):
+    name: Name
+
+
+class NamespacePublic(BaseModel):
+    name: str
+
+
+class NamespaceList(BaseModel):
+    data: list[NamespacePublic]
+    count: int
+
+
+class IndexSpec(Strict):
+    kind: IndexKind = IndexKind.HNSW
+    m: int | None = Field(default=None, ge=2, le=100, description="HNSW links per node (default 16)")
+    ef_construction: int | None = Field(
+        default=None, ge=4, le=1000, description="HNSW build list (default 64)"
+    )
+    lists: int | None = Field(default=None, ge=1, le=32768, description="IVFFlat lists (default rows/1000)")
+
+
+class CollectionCreate(Strict):
+    name: Name
+    embedder: str = Field(default="minilm", max_length=100, examples=["minilm", "openai", "none"])
+    dimensions: int | None = Field(default=None, ge=1, le=16000, description="Required for embedder 'none'")
+    metric: Metric = Metric.COSINE
+    storage: Storage = Storage.VECTOR
+    index: IndexKind | IndexSpec = Field(
+        default=IndexKind.HNSW, description="'hnsw', 'ivfflat', 'none' or a spec"
+    )
+
+
+class IndexState(BaseModel):
+    kind: IndexKind
+    m: int | None = None
+    ef_construction: int | None = None
+    lists: int | None = None
+    built: bool = Field(description="False for an IVFFlat index that waits for the first rows")
+
+
+class CollectionPublic(BaseModel):
+    namespace: str
+    name: str
+    embedder: str
+    model: str
+    dimensions: int
+    metric: Metric
+    storage: Storage
+    index: IndexState
+    count: int
+    created_at: datetime
+
+
+class CollectionList(BaseModel):
+    data: list[CollectionPublic]
+    count: int
+
+
+class RecordIn(Strict):
+    id: str | None = Field(
+        default=None, min_length=1, max_length=512, description="Derived from the text if absent"
+    )
+    text: str | None = Field(default=None, description="Content to embed and store")
+    image: str | None = Field(
+        default=None, description="Base64 image, for collections with an image embedder"
+    )
+    vector: list[FiniteFloat] | None = Field(default=None, max_length=16000, description="Your own vector")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordsUpsert(Strict):
+    records: list[RecordIn] = Field(min_length=1)
+
+
+class UpsertPublic(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+    embedded: int
+
+
+class RecordPublic(BaseModel):
+    id: str
+    text: str | None
+    metadata: dict[str, Any]
+    vector: list[float] | None = None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class RecordsDelete(Strict):
+    ids: list[Annotated[str, Field(min_length=1, max_length=512)]] | None = Field(
+        default=None, max_length=10000
+    )
+    filter: dict[str, Any] | None = Field(default=None, description="Delete every match ({} deletes all)")
+
+
+class DeletedPublic(BaseModel):
+    deleted: int
+
+
+Include = Literal["metadata", "content", "vector"]
+
+
+class SearchRequest(Strict):
+    text: str | None = Field(default=None, min_length=1)
+    vector: list[FiniteFloat] | None = Field(default=None, min_length=1, max_length=16000)
+    id: str | None = Field(default=None, min_length=1, max_length=512, description="More like this record")
+    image: str | None = Field(default=None, description="Base64 image (collections with an image embedder)")
+    k: int = Field(default=10, ge=1, le=1000)
+    filter: dict[str, Any] | None = None
+    exact: bool = False
+    ef_search: int | None = Field(default=None, ge=1, le=1000)
+    probes: int | None = Field(default=None, ge=1, le=32768)
+    min_score: FiniteFloat | None = None
+    include: list[Include] = Field(default=["metadata", "content"], description="Fields of each hit")
+    explain: bool = False
+
+
+class HitPublic(BaseModel):
+    id: str
+    score: float
+    distance: float
+    metadata: dict[str, Any] | None = None
+    content: str | None = None
+    vector: list[float] | None = None
+
+
+class ExplainPublic(BaseModel):
+    sql: str
+    settings: dict[str, str]
+    embed_ms: float
+    search_ms: float
+    exact: bool
+    fell_back_to_exact: bool
+    plan: str
+
+
+class SearchResponse(BaseModel):
+    data: list[HitPublic]
+    count: int
+    explain: ExplainPublic | None = None
+
+
+class EmbedRequest(BaseModel):
+    chunkId: str = Field(min_length=1, max_length=512)
+    text: str = Field(min_length=1)
+
+
+class EmbedResponse(BaseModel):
+    chunkId: str
+    dimensions: int
+    model: str
+
+
+class PgvectorSearchRequest(BaseModel):
+    query: str = Field(min_length=1)
+    limit: int = Field(default=5, ge=1, le=1000)
+    distance: Metric = Metric.COSINE
+
+
+class PgvectorHit(BaseModel):
+    chunkId: str
+    score: float = Field(description="The distance (smaller is closer), ascending")
+
+
+class PgvectorSearchResponse(BaseModel):
+    results: list[PgvectorHit]
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str
+    models: dict[str, bool] = Field(
+        description="Embedders this process built, and whether their model is loaded"
+    )

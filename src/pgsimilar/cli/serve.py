@@ -1,0 +1,47 @@
+"""``pgsimilar serve``: the REST API (uvicorn) on the embedded database or PGSIMILAR_DATABASE_URL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..api.app import auth_required, create_app
+from ..config import Settings
+from ..core.client import DEFAULT_NAMESPACE, Client
+from ..demo import sample_products
+from .common import console, reports_errors
+
+DEMO_COLLECTION = "demo-products"
+
+
+def load_demo(client: Client) -> int:
+    """The demo product catalogue in 'default/demo-products' (unchanged products are not embedded again)."""
+    products = client.create_collection(DEMO_COLLECTION, namespace=DEFAULT_NAMESPACE, exist_ok=True)
+    products.upsert(sample_products())
+    return products.count()
+
+
+@reports_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback turns API keys on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo product catalogue first.")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = Settings()
+    client = Client(settings=settings)
+    try:
+        if demo:
+            count = load_demo(client)
+            console.print(f"demo: {count} products in {DEFAULT_NAMESPACE}/{DEMO_COLLECTION}", highlight=False)
+        auth = "on" if auth_required(settings, host) else "off"
+        console.print(f"pgsimilar on http://{host}:{port} (docs at /docs; API keys {auth})", highlight=False)
+        uvicorn.run(create_app(settings, client=client, host=host), host=host, port=port, log_level=log_level)
+    finally:
+        client.close()
