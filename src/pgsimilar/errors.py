@@ -55,6 +55,7 @@ class NamespaceNotFound(NotFound):
 
     @classmethod
     def named(cls, namespace: str) -> NamespaceNotFound:
+        """The error for ``namespace``, worded the same whether it is missing or hidden from the caller."""
         return cls(f"namespace {namespace!r} does not exist")
 
 
