@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..api.app import auth_required, create_app
+from ..api.app import auth_required, create_app, is_loopback
 from ..config import Settings
 from ..core.client import DEFAULT_NAMESPACE, Client
 from ..demo import sample_products
@@ -41,6 +41,10 @@ def serve(
             count = load_demo(client)
             console.print(f"demo: {count} products in {DEFAULT_NAMESPACE}/{DEMO_COLLECTION}", highlight=False)
         auth = "on" if auth_required(settings, host) else "off"
+        if auth == "off" and not is_loopback(host):
+            console.print(
+                f"[bold red]warning:[/] PGSIMILAR_AUTH=off: anyone who reaches {host}:{port} has full access"
+            )
         console.print(f"pgsimilar on http://{host}:{port} (docs at /docs; API keys {auth})", highlight=False)
         uvicorn.run(create_app(settings, client=client, host=host), host=host, port=port, log_level=log_level)
     finally:
