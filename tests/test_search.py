@@ -321,3 +321,12 @@ def test_another_metric_per_query_is_an_exact_search_with_its_operator(
     assert results[0].score == pytest.approx(1 / (1 + results[0].distance))
     with pytest.raises(InvalidInput, match="metric"):
         collection.search(query, metric="manhattan")
+
+
+def test_image_queries_need_an_image_embedder(text_collection: Collection) -> None:
+    from pgsimilar import UnsupportedModality
+
+    with pytest.raises(UnsupportedModality, match="does not embed images"):
+        text_collection.search(image=b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(InvalidInput, match="exactly one"):
+        text_collection.search(text="a", image=b"png")

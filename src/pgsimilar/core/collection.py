@@ -167,11 +167,13 @@ class Collection:
     def _embed_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.empty((0, self.info.dimensions), dtype=np.float32)
-        vectors = self.embedder.embed_texts(texts)
-        if vectors.shape != (len(texts), self.info.dimensions) or not np.isfinite(vectors).all():
+        return self._checked_vectors(self.embedder.embed_texts(texts), len(texts))
+
+    def _checked_vectors(self, vectors: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:
+        if vectors.shape != (count, self.info.dimensions) or not np.isfinite(vectors).all():
             raise EmbedderError(
                 f"embedder {self.info.embedder!r} returned vectors of shape {vectors.shape} (or non-finite "
-                f"values) for {len(texts)} texts; expected ({len(texts)}, {self.info.dimensions})"
+                f"values) for {count} inputs; expected ({count}, {self.info.dimensions})"
             )
         return vectors
 
@@ -227,6 +229,7 @@ class Collection:
         text: str | None = None,
         vector: VectorLike | None = None,
         id: str | None = None,
+        image: bytes | None = None,
         k: int = 10,
         filter: Filter | None = None,
         exact: bool = False,
@@ -236,7 +239,8 @@ class Collection:
         metric: Metric | str | None = None,
         explain: bool = False,
     ) -> SearchResults:
-        """The ``k`` nearest records to a text, a vector, or a stored record (``id``, itself excluded).
+        """The ``k`` nearest records to a text, a vector, an image (encoded bytes, for collections with
+        an image embedder) or a stored record (``id``, itself excluded).
 
         ``query`` is a shortcut: a string searches by text, anything else by vector. ``exact`` compares
         every candidate (perfect recall); otherwise the collection's index is used, with ``ef_search``
@@ -250,11 +254,9 @@ class Collection:
                 text = query if text is None else text
             else:
                 vector = query if vector is None else vector
-        given = [
-            name for name, value in (("text", text), ("vector", vector), ("id", id)) if value is not None
-        ]
-        if len(given) != 1:
-            raise InvalidInput("search by exactly one of: text, vector or id (a stored record)")
+        queries = (("text", text), ("vector", vector), ("id", id), ("image", image))
+        if sum(value is not None for _, value in queries) != 1:
+            raise InvalidInput("search by exactly one of: text, vector, image or id (a stored record)")
         k = _positive_int(k, "k", MAX_K)
         if ef_search is not None:
             _positive_int(ef_search, "ef_search", 1000)
@@ -269,7 +271,7 @@ class Collection:
             raise InvalidInput(f"unknown metric {metric!r}; choose cosine, l2 or inner_product") from None
 
         started = time.perf_counter()
-        query_vector = self._query_vector(text, vector, id)
+        query_vector = self._query_vector(text, vector, id, image)
         embed_seconds = time.perf_counter() - started
 
         plan = SearchPlan(
@@ -300,9 +302,18 @@ class Collection:
         return self.search(id=id, **options)
 
     def _query_vector(
-        self, text: str | None, vector: VectorLike | None, record_id: str | None
+        self, text: str | None, vector: VectorLike | None, record_id: str | None, image: bytes | None
     ) -> npt.NDArray[np.float32]:
         info = self.info
+        if image is not None:
+            if not self.embedder.supports(Modality.IMAGE):
+                raise UnsupportedModality(
+                    f"the {info.embedder!r} embedder of {info.qualified_name} does not embed images; "
+                    "search it by text or vector"
+                )
+            return np.asarray(
+                self._checked_vectors(self.embedder.embed_images([image]), 1)[0], dtype=np.float32
+            )
         if text is not None:
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInput("the search text is empty")

@@ -1,14 +1,17 @@
-"""``POST .../collections/{name}/search``: by text, vector or stored record, with filters."""
+"""``POST .../collections/{name}/search`` (text, vector, image or stored record) and ``.../search/image``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 
 from ...core.client import Client
-from ...errors import UnsupportedModality
+from ...errors import InvalidFilter, InvalidInput
 from ..deps import ClientDep, ReadNamespace, run_blocking
 from ..schemas import ExplainPublic, HitPublic, SearchRequest, SearchResponse
 
@@ -16,16 +19,29 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/collections/{name}", tags=["searc
 CollectionName = Annotated[str, Path(description="Collection name")]
 
 
-def _search(client: Client, ns: str, name: str, body: SearchRequest) -> SearchResponse:
+def decode_base64_image(data: str) -> bytes:
+    """The bytes of a base64 image; a data URL (``data:image/png;base64,...``) works too."""
+    payload = data.split(",", 1)[1] if data.startswith("data:") else data
+    try:
+        decoded = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"image is not valid base64: {exc}") from exc
+    if not decoded:
+        raise InvalidInput("image is empty")
+    return decoded
+
+
+def _search(
+    client: Client, ns: str, name: str, body: SearchRequest, image: bytes | None = None
+) -> SearchResponse:
     collection = client.get_collection(name, namespace=ns)
     if body.image is not None:
-        raise UnsupportedModality(
-            f"the {collection.info.embedder!r} embedder of {ns}/{name} does not embed images"
-        )
+        image = decode_base64_image(body.image)
     results = collection.search(
         text=body.text,
         vector=body.vector,
         id=body.id,
+        image=image,
         k=body.k,
         filter=body.filter,
         exact=body.exact,
@@ -61,5 +77,32 @@ async def search(
     """The ``k`` nearest records to ``text``, ``vector`` or the stored record ``id`` (give exactly one)."""
     started = time.perf_counter()
     response = await run_blocking(request, _search, client, ns, name, body)
+    request.app.state.metrics.search_seconds.observe(time.perf_counter() - started)
+    return response
+
+
+@router.post("/search/image", response_model=SearchResponse, response_model_exclude_none=True)
+async def search_by_image(
+    request: Request,
+    ns: ReadNamespace,
+    name: CollectionName,
+    client: ClientDep,
+    file: Annotated[UploadFile, File(description="The reference image")],
+    k: Annotated[int, Form(ge=1, le=1000)] = 10,
+    filter: Annotated[str | None, Form(description="Metadata filter as JSON")] = None,
+    exact: Annotated[bool, Form()] = False,
+    min_score: Annotated[float | None, Form(allow_inf_nan=False)] = None,
+) -> SearchResponse:
+    """The ``k`` records nearest to an uploaded image (collections with an image embedder)."""
+    try:
+        parsed_filter = None if filter is None else json.loads(filter)
+    except json.JSONDecodeError as exc:
+        raise InvalidFilter(f"filter is not valid JSON: {exc.msg}") from exc
+    body = SearchRequest(k=k, filter=parsed_filter, exact=exact, min_score=min_score)
+    image = await file.read()
+    if not image:
+        raise InvalidInput("the uploaded image is empty")
+    started = time.perf_counter()
+    response = await run_blocking(request, _search, client, ns, name, body, image)
     request.app.state.metrics.search_seconds.observe(time.perf_counter() - started)
     return response
