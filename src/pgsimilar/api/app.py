@@ -17,7 +17,7 @@ from ..config import Settings
 from ..core.client import Client
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
-from .metrics import Metrics
+from .metrics import Metrics, MetricsMiddleware
 from .routers import collections, compat, health, namespaces, records, search
 
 
@@ -69,7 +69,8 @@ def create_app(
     app.state.metrics = Metrics(lambda: app.state.client)
 
     install_error_handlers(app)
-    app.state.metrics.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.state.max_request_bytes = settings.max_request_bytes
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -77,6 +78,7 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     for module in (namespaces, collections, records, search, compat, health):

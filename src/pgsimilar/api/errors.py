@@ -42,6 +42,10 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
+def too_large_message(max_bytes: int) -> str:
+    return f"the request body is larger than {max_bytes:,} bytes"
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -77,9 +81,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+    message = str(exc.detail)
+    if exc.status_code == 413:  # FastAPI's body limit cut a body that came without Content-Length
+        message = too_large_message(request.app.state.max_request_bytes)
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        error_body(codes.get(exc.status_code, "http_error"), message),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
     )
 
 

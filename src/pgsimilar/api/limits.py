@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_body
+from .errors import error_body, too_large_message
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    # FastAPI's HTTPException: a route reading its body re-raises it (to the 413 handler) instead of
+    # turning it into a 400 "error parsing the body".
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_message(max_bytes))
 
 
 class BodySizeLimit:
@@ -35,7 +39,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -50,9 +54,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("request_too_large", f"the request body is larger than {self.max_bytes:,} bytes")
-        ).encode()
+        body = json.dumps(error_body("request_too_large", too_large_message(self.max_bytes))).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
