@@ -293,7 +293,7 @@ def test_unsupported_file_types_are_refused(tmp_path: Path, name: str) -> None:
         records_from_file(path)
 
     assert str(path) in str(raised.value)
-    assert ".txt, .jsonl or .csv" in str(raised.value)
+    assert ".txt, .jsonl, .csv or an image" in str(raised.value)
 
 
 def test_expand_paths_finds_supported_files_recursively_in_sorted_order(tmp_path: Path) -> None:
@@ -324,6 +324,7 @@ def test_expand_paths_finds_supported_files_recursively_in_sorted_order(tmp_path
         "folder.txt/inner.csv",
         "sub/c.csv",
         "sub/deeper/0.txt",
+        "sub/deeper/image.png",  # images are records too (checked when written)
     ]
 
 
@@ -360,6 +361,5 @@ def test_txt_files_of_the_same_name_in_different_folders_get_different_ids(tmp_p
         (tmp_path / folder / "notes.txt").write_text(f"notes of {folder}", encoding="utf-8")
     named = tmp_path / "a" / "notes.txt"
     found = input_files([tmp_path, named])
-    assert [name for _, name in found] == ["a/notes", "b/c/notes", "notes"]
-    ids = [next(iter(records_from_file(path, txt_id=name))).id for path, name in found]
-    assert ids == ["a/notes", "b/c/notes", "notes"]
+    assert [item.relative for item in found] == ["a/notes.txt", "b/c/notes.txt", "notes.txt"]
+    assert [next(item.records()).id for item in found] == ["a/notes", "b/c/notes", "notes"]

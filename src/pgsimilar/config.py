@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     max_content_chars: int = Field(
         default=1_000_000, ge=1, description="Longest text content a record may carry, in characters."
     )
+    max_image_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest image file accepted, in bytes."
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000, ge=1, description="Largest image accepted, in pixels (decompression-bomb guard)."
+    )
     max_id_chars: int = Field(default=512, ge=1, description="Longest record id, in characters.")
     upsert_batch_size: int = Field(
         default=1_000, ge=1, description="Records written per transaction by loaders such as the CLI."
@@ -62,6 +68,14 @@ class Settings(BaseSettings):
     )
     compat_embedder: str = Field(
         default="minilm", description="Embedder of that collection when it is created."
+    )
+
+    clip_model: str = Field(
+        default="openai/clip-vit-base-patch32",
+        description="Hugging Face id of the CLIP model of the 'clip' embedder (downloaded on first use).",
+    )
+    clip_path: Path | None = Field(
+        default=None, description="A local directory with CLIP weights and processor files (no download)."
     )
 
     openai_api_key: SecretStr | None = Field(

@@ -20,6 +20,7 @@ Every error is a :class:`PgsimilarError`, so ``except PgsimilarError`` catches a
     │   ├── InvalidVector
     │   │   └── DimensionMismatch
     │   ├── InvalidRecord
+    │   ├── InvalidImage
     │   └── UnsupportedModality
     └── EmbedderError               the model or the embedding service failed
         └── EmbedderUnavailable     the embedding service cannot be reached
@@ -105,6 +106,10 @@ class DimensionMismatch(InvalidVector):
 
 class InvalidRecord(InvalidInput):
     """A record that cannot be stored (no id, empty text, oversized content, bad metadata)."""
+
+
+class InvalidImage(InvalidInput):
+    """An image that cannot be stored: corrupt, empty, of an unsupported format, or over a size limit."""
 
 
 class UnsupportedModality(InvalidInput):

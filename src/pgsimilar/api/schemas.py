@@ -144,6 +144,8 @@ class HitPublic(BaseModel):
     metadata: dict[str, Any] | None = None
     content: str | None = None
     vector: list[float] | None = None
+    image_url: str | None = Field(default=None, description="The record's image, for image records")
+    thumbnail_url: str | None = None
 
 
 class ExplainPublic(BaseModel):

@@ -1,17 +1,42 @@
-"""``pgsimilar add``: load records from .txt, .jsonl and .csv files, with a progress bar."""
+"""``pgsimilar add``: load records from .txt, .jsonl and .csv files and images, with a progress bar."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..core.loaders import input_files, records_from_file
+from ..core.collection import Collection
+from ..core.loaders import InputFile, input_files
 from ..core.types import Record
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidRecord
+from ..media import IMAGE_SUFFIXES
 from .common import DEFAULT_NS, JsonOption, NamespaceOption, console, open_client, print_json, reports_errors
+
+IMAGE_BATCH_SIZE = 32  # decoded images are large: fewer per transaction than texts
+
+
+def _load_and_check(target: Collection, files: list[InputFile]) -> list[Record]:
+    """Every record of every file, each checked before anything is written."""
+    records: list[Record] = []
+    for item in files:
+        file_records = list(item.records())
+        try:
+            # Images one at a time: a checked image holds a decoded copy, too big to keep thousands of.
+            is_image = item.path.suffix.lower() in IMAGE_SUFFIXES
+            for group in [[record] for record in file_records] if is_image else [file_records]:
+                target.check(group)
+        except InvalidInput as exc:
+            raise type(exc)(f"{item.path}: {exc}") from exc
+        records.extend(file_records)
+    repeated = [record_id for record_id, n in Counter(r.id for r in records if r.id).items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(record_id) for record_id in repeated[:5])
+        raise InvalidRecord(f"ids given by more than one record: {shown}; each record needs its own id")
+    return records
 
 
 @reports_errors
@@ -19,29 +44,33 @@ def add(
     collection: Annotated[str, typer.Argument(help="Collection to add to.")],
     paths: Annotated[
         list[Path],
-        typer.Argument(help=".txt (one record per file), .jsonl or .csv files, or directories of them."),
+        typer.Argument(
+            help="Files (.txt, .jsonl, .csv, images) or directories of them (searched recursively)."
+        ),
     ],
+    metadata: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata", help="Sidecar for images: CSV with a 'file' column, or JSON {file: {...}}."
+        ),
+    ] = None,
     namespace: NamespaceOption = DEFAULT_NS,
     as_json: JsonOption = False,
 ) -> None:
-    """Add (or update) records from files. Every file is read and checked before anything is written.
+    """Add (or update) records from files. Every record is read and checked before anything is written.
 
     JSONL lines are {"id", "text", "metadata"} (BEIR's {"_id", "title", "text"} too); CSV files have
-    id, text and metadata (JSON) columns, other columns become metadata. Records are written in
-    batches of PGSIMILAR_UPSERT_BATCH_SIZE, each all or nothing; unchanged texts are not embedded again.
+    id, text and metadata (JSON) columns, other columns become metadata. An image (bmp, jpg, png, tiff,
+    webp, gif) is one record whose id is its path relative to the folder given, with its file name and
+    its sidecar row (a folder's metadata.csv or metadata.json, or --metadata) as metadata. Records are
+    written in batches, each all or nothing; unchanged texts and images are not embedded again.
     """
-    files = [(path, list(records_from_file(path, txt_id=name))) for path, name in input_files(paths)]
-    records: list[Record] = [record for _, file_records in files for record in file_records]
     totals = {"inserted": 0, "updated": 0, "unchanged": 0, "embedded": 0}
     with open_client() as client:
         target = client.get_collection(collection, namespace=namespace)
-        for path, file_records in files:  # every record checked before the first is written
-            try:
-                target.check(file_records)
-            except InvalidInput as exc:
-                raise type(exc)(f"{path}: {exc}") from exc
-        target.check(records)  # ids repeated across files
-        batch_size = client.settings.upsert_batch_size
+        records = _load_and_check(target, input_files(paths, sidecar=metadata))
+        has_images = any(record.image is not None for record in records)
+        batch_size = IMAGE_BATCH_SIZE if has_images else client.settings.upsert_batch_size
         with Progress(
             TextColumn("[bold]adding[/]"),
             BarColumn(),
@@ -59,7 +88,7 @@ def add(
                     totals[key] += getattr(result, key)
                 progress.advance(task, min(batch_size, len(records) - start))
                 speed = progress.tasks[0].speed
-                progress.update(task, rate=f"{speed:,.0f} records/s" if speed else "")
+                progress.update(task, rate=f"{speed:,.1f} records/s" if speed else "")
     if as_json:
         print_json({"records": len(records), **totals})
     else:

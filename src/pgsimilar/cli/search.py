@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,10 @@ def search(
         str | None,
         typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.'),
     ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="Search by this picture (collections with an image embedder)."),
+    ] = None,
     similar_to: Annotated[
         str | None, typer.Option("--similar-to", help="Search by the stored record with this id instead.")
     ] = None,
@@ -45,15 +50,16 @@ def search(
     namespace: NamespaceOption = DEFAULT_NS,
     as_json: JsonOption = False,
 ) -> None:
-    """Search a collection by text, or by a stored record with --similar-to."""
-    if (query is None) == (similar_to is None):
-        raise InvalidInput("give a query text or --similar-to ID (one of them)")
+    """Search a collection by text, by a picture with --image, or by a stored record with --similar-to."""
+    if sum(given is not None for given in (query, image, similar_to)) != 1:
+        raise InvalidInput("give one of: a query text, --image PATH or --similar-to ID")
     parsed_filter = parse_json_option(filter, "--filter")
     if parsed_filter is not None and not isinstance(parsed_filter, dict):
         raise InvalidFilter("--filter must be a JSON object")
     with open_client() as client:
         results = client.get_collection(collection, namespace=namespace).search(
             text=query,
+            image=image,
             id=similar_to,
             k=k,
             filter=parsed_filter,

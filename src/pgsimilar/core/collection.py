@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL.Image import Image as PILImage
 
 from ..embedders.base import Embedder, Modality
 from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound, UnsupportedModality
+from ..media import load_image
 from ..storage import records as record_sql
 from ..storage import tables
 from ..storage.search import SearchPlan, SearchRun, run_search
@@ -101,12 +104,18 @@ class Collection:
             storage=info.storage,
             settings=self._client.settings,
         )
-        if not self.embedder.supports(Modality.TEXT):
-            for position, record in enumerate(checked):
-                if record.vector is None:
+        for position, record in enumerate(checked):
+            if record.vector is None:
+                needed = Modality.IMAGE if record.image is not None else Modality.TEXT
+                if not self.embedder.supports(needed):
                     raise UnsupportedModality(
                         f"record {position} (id {record.id!r}): the {info.embedder!r} embedder of "
-                        f"{info.qualified_name} does not embed text; give the record a vector"
+                        f"{info.qualified_name} does not embed {needed.value}s; give the record a vector"
+                        + (
+                            " or an image"
+                            if needed is Modality.TEXT and self.embedder.supports(Modality.IMAGE)
+                            else ""
+                        )
                     )
         return checked
 
@@ -124,8 +133,7 @@ class Collection:
             for record in checked
             if record.vector is None and (record.id not in stored or stored[record.id] != record.content_hash)
         ]
-        vectors = self._embed_texts([record.content or "" for record in to_embed])
-        embedded = {record.id: vector for record, vector in zip(to_embed, vectors, strict=True)}
+        embedded = self._embed_records(to_embed)
         staged = [
             record_sql.StagedRecord(
                 id=record.id,
@@ -133,13 +141,20 @@ class Collection:
                 metadata=record.metadata,
                 content_hash=record.content_hash,
                 vector=record.vector if record.vector is not None else embedded.get(record.id),
+                media_type=record.image.media_type if record.image else None,
+                image=record.image.data if record.image else None,
+                thumbnail=record.image.thumbnail if record.image else None,
             )
             for record in checked
         ]
         by_id = {record.id: record for record in checked}
         with self._client.database.connection() as conn, conn.transaction():
             counts = record_sql.write_records(
-                conn, info, staged, replace=replace, embed_late=lambda ids: self._embed_ids(ids, by_id)
+                conn,
+                info,
+                staged,
+                replace=replace,
+                embed_late=lambda ids: self._embed_records([by_id[record_id] for record_id in ids]),
             )
             if not replace and counts.inserted < len(staged):
                 taken = record_sql.existing_ids(conn, info, list(by_id))
@@ -158,11 +173,22 @@ class Collection:
         more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
         return f"ids already stored in {self.info.qualified_name}: {shown}{more}; use upsert to replace them"
 
-    def _embed_ids(
-        self, ids: list[str], by_id: dict[str, CheckedRecord]
-    ) -> dict[str, npt.NDArray[np.float32]]:
-        vectors = self._embed_texts([by_id[record_id].content or "" for record_id in ids])
-        return dict(zip(ids, vectors, strict=True))
+    def _embed_records(self, records: list[CheckedRecord]) -> dict[str, npt.NDArray[np.float32]]:
+        """Vectors by id: images through the embedder's image side, texts through its text side."""
+        with_image = [record for record in records if record.image is not None]
+        text_only = [record for record in records if record.image is None]
+        vectors = dict(
+            zip(
+                [r.id for r in text_only],
+                self._embed_texts([r.content or "" for r in text_only]),
+                strict=True,
+            )
+        )
+        if with_image:
+            images = [record.image.working for record in with_image if record.image is not None]
+            embedded = self._checked_vectors(self.embedder.embed_images(images), len(images))
+            vectors.update(zip([record.id for record in with_image], embedded, strict=True))
+        return vectors
 
     def _embed_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
@@ -207,6 +233,16 @@ class Collection:
         with self._client.database.connection() as conn:
             return record_sql.count_matching(conn, self.info, compile_filter(filter))
 
+    def get_image(self, id: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
+        """``(bytes, media type)`` of the record's original image, or of its WebP ``thumbnail``."""
+        with self._client.database.connection() as conn:
+            found = record_sql.read_image(conn, self.info, id, thumbnail=thumbnail)
+            if found is None:
+                if record_sql.record_exists(conn, self.info, id):
+                    raise RecordNotFound(f"record {id!r} of {self.info.qualified_name} has no image")
+                raise RecordNotFound(f"no record with id {id!r} in {self.info.qualified_name}")
+        return found
+
     def index_built(self) -> bool:
         """Whether the approximate index exists (an IVFFlat index waits for the first rows)."""
         if self.info.index.kind is IndexKind.NONE:
@@ -229,7 +265,7 @@ class Collection:
         text: str | None = None,
         vector: VectorLike | None = None,
         id: str | None = None,
-        image: bytes | None = None,
+        image: bytes | Path | PILImage | None = None,
         k: int = 10,
         filter: Filter | None = None,
         exact: bool = False,
@@ -302,7 +338,11 @@ class Collection:
         return self.search(id=id, **options)
 
     def _query_vector(
-        self, text: str | None, vector: VectorLike | None, record_id: str | None, image: bytes | None
+        self,
+        text: str | None,
+        vector: VectorLike | None,
+        record_id: str | None,
+        image: bytes | Path | PILImage | None,
     ) -> npt.NDArray[np.float32]:
         info = self.info
         if image is not None:
@@ -311,9 +351,15 @@ class Collection:
                     f"the {info.embedder!r} embedder of {info.qualified_name} does not embed images; "
                     "search it by text or vector"
                 )
-            return np.asarray(
-                self._checked_vectors(self.embedder.embed_images([image]), 1)[0], dtype=np.float32
+            settings = self._client.settings
+            query_image = load_image(
+                image,
+                max_bytes=settings.max_image_bytes,
+                max_pixels=settings.max_image_pixels,
+                name="query image",
             )
+            vectors = self._checked_vectors(self.embedder.embed_images([query_image.working]), 1)
+            return np.asarray(vectors[0], dtype=np.float32)
         if text is not None:
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInput("the search text is empty")
@@ -339,7 +385,7 @@ class Collection:
             score = score_from_distance(metric, distance)
             if min_score is not None and score < min_score:
                 continue
-            hits.append(Hit(row["id"], score, distance, row["metadata"], row["content"]))
+            hits.append(Hit(row["id"], score, distance, row["metadata"], row["content"], row["has_image"]))
         return hits
 
     @staticmethod

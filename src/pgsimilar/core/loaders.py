@@ -1,4 +1,5 @@
-"""Read records from files: ``.txt`` (one record per file), ``.jsonl`` and ``.csv`` (one per line/row).
+"""Read records from files: ``.txt`` (one record per file), ``.jsonl`` and ``.csv`` (one per line/row),
+and images (one record per file, metadata from a sidecar).
 
 Every problem is an :class:`InvalidRecord` naming the file and line, raised while reading, so a
 loader can read a whole input before writing any of it.
@@ -9,14 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRecord
+from ..media import IMAGE_SUFFIXES
 from .types import Record
 
 TEXT_SUFFIXES = frozenset({".txt", ".jsonl", ".csv"})
+LOADABLE_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES
 
 
 def _read_text(path: Path) -> str:
@@ -111,29 +115,87 @@ def _record_from_row(row: dict[str, Any], where: str) -> Record:
     return Record(id=record_id, content=content, metadata={**extra, **metadata})  # type: ignore[arg-type]
 
 
-def records_from_file(path: Path, *, txt_id: str | None = None) -> Iterator[Record]:
-    """Records of one file, by its extension (``txt_id``: the id of a .txt file's record)."""
+def record_from_image(path: Path, record_id: str, metadata: Mapping[str, Any] | None = None) -> Record:
+    """An image file as a record (read and checked when written); its file name is kept in the metadata."""
+    return Record(id=record_id, image=path, metadata={"file_name": path.name, **(metadata or {})})
+
+
+def records_from_file(
+    path: Path, *, relative: str | None = None, sidecar: Mapping[str, dict[str, Any]] | None = None
+) -> Iterator[Record]:
+    """Records of one file, by its extension. ``relative`` is the file's path relative to the folder it
+    was found in: a .txt record's id is it without the extension, an image record's id is it whole.
+    ``sidecar`` maps such paths (or bare file names) to metadata for images."""
     suffix = path.suffix.lower()
+    relative = relative or path.name
     if suffix == ".txt":
-        return records_from_txt(path, txt_id)
+        return records_from_txt(path, relative.removesuffix(path.suffix))
     if suffix == ".jsonl":
         return records_from_jsonl(path)
     if suffix == ".csv":
         return records_from_csv(path)
-    raise InvalidRecord(f"{path}: unsupported file type {suffix!r}; use .txt, .jsonl or .csv")
+    if suffix in IMAGE_SUFFIXES:
+        extra = (sidecar or {}).get(relative) or (sidecar or {}).get(path.name)
+        return iter([record_from_image(path, relative, extra)])
+    raise InvalidRecord(f"{path}: unsupported file type {suffix!r}; use .txt, .jsonl, .csv or an image")
 
 
-def input_files(paths: list[Path]) -> list[tuple[Path, str]]:
-    """Files named, plus the supported files found (recursively, sorted) in directories named, each with
-    its name: the path relative to the directory named, without extension (the file's own stem when
-    named directly). Names tell apart files of the same name in different folders."""
-    found: list[tuple[Path, str]] = []
+SIDECAR_NAMES = ("metadata.csv", "metadata.json")
+
+
+def read_sidecar(path: Path) -> dict[str, dict[str, Any]]:
+    """Image metadata from a sidecar: a CSV with a ``file`` column (paths relative to the folder, or file
+    names) and one column per field, or a JSON object ``{file: {field: value}}``."""
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(_read_text(path))
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{path}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
+            raise InvalidRecord(f"{path}: a JSON sidecar maps file names to metadata objects")
+        return {str(key): value for key, value in data.items()}
+    with io.StringIO(_read_text(path), newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "file" not in (reader.fieldnames or []):
+            raise InvalidRecord(f"{path}: a CSV sidecar needs a 'file' column")
+        rows = {}
+        for row in reader:
+            name = row.pop("file") or ""
+            rows[name] = {key: value for key, value in row.items() if key and value not in (None, "")}
+        return rows
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to load: its path, its path relative to the folder named (or its name), and its folder's sidecar."""
+
+    path: Path
+    relative: str
+    sidecar: Mapping[str, dict[str, Any]]
+
+    def records(self) -> Iterator[Record]:
+        return records_from_file(self.path, relative=self.relative, sidecar=self.sidecar)
+
+
+def input_files(paths: list[Path], *, sidecar: Path | None = None) -> list[InputFile]:
+    """Files named, plus the supported files found (recursively, sorted) in directories named.
+
+    A directory's ``metadata.csv`` or ``metadata.json`` is its images' sidecar, not records; ``sidecar``
+    names one for every image."""
+    given = read_sidecar(sidecar) if sidecar else {}
+    found: list[InputFile] = []
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-            found.extend((file, file.relative_to(path).with_suffix("").as_posix()) for file in files)
+            own = next((path / name for name in SIDECAR_NAMES if (path / name).is_file()), None)
+            metadata = {**(read_sidecar(own) if own else {}), **given}
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in LOADABLE_SUFFIXES and p != own
+            )
+            found.extend(InputFile(file, file.relative_to(path).as_posix(), metadata) for file in files)
         elif path.is_file():
-            found.append((path, path.stem))
+            found.append(InputFile(path, path.name, given))
         else:
             raise InvalidRecord(f"{path}: no such file or directory")
     return found
@@ -141,4 +203,4 @@ def input_files(paths: list[Path]) -> list[tuple[Path, str]]:
 
 def expand_paths(paths: list[Path]) -> list[Path]:
     """The files :func:`input_files` finds."""
-    return [path for path, _ in input_files(paths)]
+    return [found.path for found in input_files(paths)]

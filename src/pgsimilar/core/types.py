@@ -6,10 +6,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+from PIL.Image import Image as PILImage
 
 VectorLike = Sequence[float] | npt.NDArray[np.floating[Any]]
 Filter = Mapping[str, Any]
@@ -42,22 +44,25 @@ class IndexKind(StrEnum):
 class Record:
     """One item of a collection: an id, optional text content, JSON metadata and (optionally) its vector.
 
-    Give ``vector`` to store a vector you computed; otherwise the collection's embedder embeds ``content``.
+    Give ``vector`` to store a vector you computed; otherwise the collection's embedder embeds the
+    ``image`` (bytes, a path or a PIL image) if there is one, else ``content``. With an image,
+    ``content`` is an optional caption.
     """
 
     id: str
     content: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     vector: VectorLike | None = None
+    image: bytes | Path | PILImage | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Record:
-        """A record from a dict with keys ``id``, ``content`` (or ``text``), ``metadata`` and ``vector``."""
+        """A record from a dict with keys ``id``, ``content`` (or ``text``), ``metadata``, ``vector``, ``image``."""
         from ..errors import InvalidRecord
 
-        unknown = set(data) - {"id", "content", "text", "metadata", "vector"}
+        unknown = set(data) - {"id", "content", "text", "metadata", "vector", "image"}
         if unknown:
             raise InvalidRecord(f"unknown record fields: {', '.join(sorted(unknown))}")
         if "content" in data and "text" in data:
@@ -68,6 +73,7 @@ class Record:
             content=content,
             metadata=data.get("metadata") or {},
             vector=data.get("vector"),
+            image=data.get("image"),
         )
 
 
@@ -85,6 +91,7 @@ class Hit:
     distance: float
     metadata: dict[str, Any]
     content: str | None
+    has_image: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data (what ``pgsimilar search --json`` prints)."""

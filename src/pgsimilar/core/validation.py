@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from ..config import Settings
 from ..errors import DimensionMismatch, InvalidName, InvalidRecord, InvalidVector
+from ..media import CheckedImage, load_image
 from .types import Metric, Record, Storage, VectorLike
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -91,18 +92,24 @@ def check_metadata(value: object, where: str) -> dict[str, Any]:
 
 @dataclass
 class CheckedRecord:
-    """A record that passed every check; ``vector`` is the caller's, or None when it must be embedded."""
+    """A record that passed every check; ``vector`` is the caller's, or None when it must be embedded
+    (from the image if there is one, else from the content)."""
 
     id: str
     content: str | None
     metadata: dict[str, Any]
     vector: npt.NDArray[np.float32] | None
+    image: CheckedImage | None = None
 
     @property
     def content_hash(self) -> str | None:
-        # Only content that the embedder turns into the vector is hashed: a record carrying its own
-        # vector has no hash, so a later text-only write of it is embedded.
-        return content_hash(self.content) if self.content is not None and self.vector is None else None
+        # Only what the embedder turns into the vector is hashed: a record carrying its own vector has
+        # no hash, so a later write of it without a vector is embedded.
+        if self.vector is not None:
+            return None
+        if self.image is not None:
+            return "image:" + self.image.sha256
+        return content_hash(self.content) if self.content is not None else None
 
 
 def check_records(
@@ -129,15 +136,23 @@ def check_records(
                 vector = check_vector(record.vector, dimensions, metric, storage)
             except InvalidVector as exc:
                 raise type(exc)(f"{where}: {exc}") from exc
-        if content is None and vector is None:
-            raise InvalidRecord(f"{where}: a record needs content to embed or a vector")
-        record_id = record.id if record.id is not None else _derived_id(content, where)
+        image = None
+        if record.image is not None:
+            image = load_image(
+                record.image,
+                max_bytes=settings.max_image_bytes,
+                max_pixels=settings.max_image_pixels,
+                name=where,
+            )
+        if content is None and vector is None and image is None:
+            raise InvalidRecord(f"{where}: a record needs content or an image to embed, or a vector")
+        record_id = record.id if record.id is not None else _derived_id(content, image, where)
         _check_id(record_id, where, settings)
         if record_id in seen:
             raise InvalidRecord(f"{where}: id {record_id!r} appears twice in one write")
         seen.add(record_id)
         metadata = check_metadata(record.metadata, where)
-        checked.append(CheckedRecord(record_id, content, metadata, vector))
+        checked.append(CheckedRecord(record_id, content, metadata, vector, image))
     return checked
 
 
@@ -147,10 +162,12 @@ def _as_mapping(item: object, position: int) -> Mapping[str, Any]:
     return item
 
 
-def _derived_id(content: str | None, where: str) -> str:
+def _derived_id(content: str | None, image: CheckedImage | None, where: str) -> str:
+    # Derived from the image or the text, so loading the same items twice does not duplicate them.
+    if image is not None:
+        return image.sha256[:32]
     if content is None:
         raise InvalidRecord(f"{where}: a record with only a vector needs an id")
-    # Derived from the content, so loading the same texts twice does not duplicate them.
     return content_hash(content)[:32]
 
 

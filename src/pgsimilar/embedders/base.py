@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from ..config import Settings
 from ..errors import UnsupportedModality
@@ -61,8 +62,12 @@ class Embedder(ABC):
         """One vector per text, as a float32 array of shape (len(texts), dimensions)."""
         raise UnsupportedModality(f"the {self.name!r} embedder does not embed text")
 
-    def embed_images(self, images: Sequence[Any]) -> Vectors:
-        """One vector per image, in the same space as the texts (multimodal embedders only)."""
+    def embed_images(self, images: Sequence[Image.Image]) -> Vectors:
+        """One vector per image, in the same space as the texts (multimodal embedders only).
+
+        Images arrive decoded, checked and in RGB mode (see :mod:`pgsimilar.media`); an embedder
+        resizes and normalises them as its model needs.
+        """
         raise UnsupportedModality(f"the {self.name!r} embedder does not embed images")
 
     def loaded(self) -> bool:

@@ -17,23 +17,21 @@ from .base import Embedder
 ENTRY_POINT_GROUP = "pgsimilar.embedders"
 
 
-def available_embedders() -> dict[str, type[Embedder]]:
-    """Every registered embedder class by name."""
-    found: dict[str, type[Embedder]] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        cls = entry.load()
-        if not (isinstance(cls, type) and issubclass(cls, Embedder)):
-            raise TypeError(f"entry point {entry.name!r} of {ENTRY_POINT_GROUP} is not an Embedder subclass")
-        found[entry.name] = cls
-    return found
+def available_embedders() -> list[str]:
+    """Names of every registered embedder (without importing them)."""
+    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def embedder_class(name: str) -> type[Embedder]:
-    classes = available_embedders()
-    if name not in classes:
-        known = ", ".join(sorted(classes))
-        raise InvalidInput(f"unknown embedder {name!r}; available: {known}")
-    return classes[name]
+    """The class registered as ``name``; only that entry point is imported, so one broken plugin
+    cannot break the others."""
+    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not found:
+        raise InvalidInput(f"unknown embedder {name!r}; available: {', '.join(available_embedders())}")
+    cls = next(iter(found)).load()
+    if not (isinstance(cls, type) and issubclass(cls, Embedder)):
+        raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} is not an Embedder subclass")
+    return cls
 
 
 def create_embedder(name: str, settings: Settings, options: Mapping[str, Any] | None = None) -> Embedder:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 SCHEMA = "pgsimilar"
 # Any constant works; it only has to be the same for every pgsimilar process.
@@ -103,7 +103,22 @@ def m001_create_catalog(conn: Connection[Any]) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "m001_create_catalog", m001_create_catalog),)
+def m002_image_columns(conn: Connection[Any]) -> None:
+    """Collection tables made before images were supported get the image columns."""
+    rows = conn.execute("SELECT table_name FROM pgsimilar.collections").fetchall()
+    for (table_name,) in rows:
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS media_type text, "
+                "ADD COLUMN IF NOT EXISTS image bytea, ADD COLUMN IF NOT EXISTS thumbnail bytea"
+            ).format(sql.Identifier(SCHEMA, table_name))
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "m001_create_catalog", m001_create_catalog),
+    Migration(2, "m002_image_columns", m002_image_columns),
+)
 
 
 def migrate(conn: Connection[Any]) -> list[int]:

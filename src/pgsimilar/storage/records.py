@@ -29,6 +29,9 @@ class StagedRecord:
     metadata: dict[str, Any]
     content_hash: str | None
     vector: npt.NDArray[np.float32] | None
+    media_type: str | None = None
+    image: bytes | None = None
+    thumbnail: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -54,17 +57,26 @@ def _copy_to_staging(conn: Connection[Any], info: CollectionInfo, records: Seque
     conn.execute(
         sql.SQL(
             "CREATE TEMP TABLE {staging} (id text, content text, metadata jsonb, content_hash text, "
-            "embedding {vector_type}) ON COMMIT DROP"
+            "embedding {vector_type}, media_type text, image bytea, thumbnail bytea) ON COMMIT DROP"
         ).format(staging=_STAGING, vector_type=vector_type(info))
     )
     with conn.cursor() as cur:
         copy_sql = sql.SQL("COPY {} FROM STDIN WITH (FORMAT BINARY)").format(_STAGING)
         with cur.copy(copy_sql) as copy:
-            copy.set_types(["text", "text", "jsonb", "text", info.storage.value])
+            copy.set_types(["text", "text", "jsonb", "text", info.storage.value, "text", "bytea", "bytea"])
             for record in records:
                 vector = None if record.vector is None else to_db_vector(info, record.vector)
                 copy.write_row(
-                    (record.id, record.content, Jsonb(record.metadata), record.content_hash, vector)
+                    (
+                        record.id,
+                        record.content,
+                        Jsonb(record.metadata),
+                        record.content_hash,
+                        vector,
+                        record.media_type,
+                        record.image,
+                        record.thumbnail,
+                    )
                 )
 
 
@@ -126,9 +138,14 @@ def write_records(
                 metadata = EXCLUDED.metadata,
                 content_hash = EXCLUDED.content_hash,
                 embedding = EXCLUDED.embedding,
+                media_type = EXCLUDED.media_type,
+                image = EXCLUDED.image,
+                thumbnail = EXCLUDED.thumbnail,
                 updated_at = now()
-            WHERE (t.content, t.metadata, t.content_hash, t.embedding) IS DISTINCT FROM
-                  (EXCLUDED.content, EXCLUDED.metadata, EXCLUDED.content_hash, EXCLUDED.embedding)
+            WHERE (t.content, t.metadata, t.content_hash, t.embedding, t.media_type) IS DISTINCT FROM
+                  (EXCLUDED.content, EXCLUDED.metadata, EXCLUDED.content_hash, EXCLUDED.embedding,
+                   EXCLUDED.media_type)
+               OR t.image IS DISTINCT FROM EXCLUDED.image
             """
         )
     else:
@@ -136,8 +153,10 @@ def write_records(
     rows = conn.execute(
         sql.SQL(
             """
-            INSERT INTO {table} AS t (id, content, metadata, content_hash, embedding)
-            SELECT id, content, metadata, content_hash, embedding FROM {staging}
+            INSERT INTO {table} AS t
+                (id, content, metadata, content_hash, embedding, media_type, image, thumbnail)
+            SELECT id, content, metadata, content_hash, embedding, media_type, image, thumbnail
+            FROM {staging}
             {conflict}
             RETURNING (xmax = 0) AS inserted
             """
@@ -189,6 +208,27 @@ def read_vector(
             sql.SQL("SELECT embedding FROM {} WHERE id = %s").format(table(info)), (record_id,)
         ).fetchone()
     return None if row is None else np.asarray(row[0].to_numpy(), dtype=np.float32)
+
+
+def read_image(
+    conn: Connection[Any], info: CollectionInfo, record_id: str, *, thumbnail: bool
+) -> tuple[bytes, str] | None:
+    """``(bytes, media type)`` of a record's image (or its WebP thumbnail); None if it has none."""
+    column = sql.Identifier("thumbnail" if thumbnail else "image")
+    row = conn.execute(
+        sql.SQL("SELECT {column}, media_type FROM {table} WHERE id = %s").format(
+            column=column, table=table(info)
+        ),
+        (record_id,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return bytes(row[0]), "image/webp" if thumbnail else row[1]
+
+
+def record_exists(conn: Connection[Any], info: CollectionInfo, record_id: str) -> bool:
+    query = sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(table(info))
+    return conn.execute(query, (record_id,)).fetchone() is not None
 
 
 def delete_ids(conn: Connection[Any], info: CollectionInfo, ids: Sequence[str]) -> int:

@@ -74,13 +74,13 @@ def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     # the k rows, the outer query puts them in exact distance order.
     return sql.SQL(
         """WITH nearest AS MATERIALIZED (
-    SELECT id, content, metadata, embedding {op} %(query_vector)b AS distance
+    SELECT id, content, metadata, image IS NOT NULL AS has_image, embedding {op} %(query_vector)b AS distance
     FROM {table}
     WHERE {where}
     ORDER BY embedding {op} %(query_vector)b
     LIMIT %(k)s
 )
-SELECT id, content, metadata, distance FROM nearest ORDER BY distance, id"""
+SELECT id, content, metadata, has_image, distance FROM nearest ORDER BY distance, id"""
     ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=sql.SQL(" AND ").join(conditions))
 
 

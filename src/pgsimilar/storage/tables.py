@@ -44,6 +44,9 @@ def create_table(conn: Connection[Any], info: CollectionInfo) -> None:
                 metadata jsonb NOT NULL DEFAULT '{{}}',
                 content_hash text,
                 embedding {vector_type} NOT NULL,
+                media_type text,
+                image bytea,
+                thumbnail bytea,
                 created_at timestamptz NOT NULL DEFAULT now(),
                 updated_at timestamptz NOT NULL DEFAULT now()
             )

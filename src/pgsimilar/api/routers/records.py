@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ...core.client import Client
 from ...core.types import Record
-from ...errors import UnsupportedModality
 from ..deps import ClientDep, ReadNamespace, WriteNamespace, run_blocking
 from ..errors import ApiError
+from ..images import decode_base64_image
 from ..schemas import DeletedPublic, RecordPublic, RecordsDelete, RecordsUpsert, UpsertPublic
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/collections/{name}/records", tags=["records"])
@@ -20,14 +20,17 @@ RecordId = Annotated[str, Path(description="Record id")]
 
 def _upsert(client: Client, ns: str, name: str, body: RecordsUpsert) -> UpsertPublic:
     collection = client.get_collection(name, namespace=ns)
-    if any(record.image is not None for record in body.records):
-        raise UnsupportedModality(
-            f"the {collection.info.embedder!r} embedder of {ns}/{name} does not embed images; "
-            "store images in a collection created with an image embedder"
-        )
     records = [
-        Record(id=item.id, content=item.text, metadata=item.metadata, vector=item.vector)  # type: ignore[arg-type]
-        for item in body.records
+        Record(
+            id=item.id,  # type: ignore[arg-type]  # None: derived from the content
+            content=item.text,
+            metadata=item.metadata,
+            vector=item.vector,
+            image=None
+            if item.image is None
+            else decode_base64_image(item.image, f"records[{position}].image"),
+        )
+        for position, item in enumerate(body.records)
     ]
     result = collection.upsert(records)
     return UpsertPublic(
@@ -76,6 +79,32 @@ def _delete_one(client: Client, ns: str, name: str, record_id: str) -> None:
     collection = client.get_collection(name, namespace=ns)
     if collection.delete([record_id]) == 0:
         collection.get(record_id)  # raises RecordNotFound
+
+
+def _image(client: Client, ns: str, name: str, record_id: str, thumbnail: bool) -> Response:
+    data, media_type = client.get_collection(name, namespace=ns).get_image(record_id, thumbnail=thumbnail)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/*": {}}, "description": "The image"}
+}
+
+
+@router.get("/{record_id}/image", response_class=Response, responses=_IMAGE_RESPONSES)
+async def get_image(
+    request: Request, ns: ReadNamespace, name: CollectionName, record_id: RecordId, client: ClientDep
+) -> Response:
+    """The record's original image, as uploaded."""
+    return await run_blocking(request, _image, client, ns, name, record_id, False)
+
+
+@router.get("/{record_id}/thumbnail", response_class=Response, responses=_IMAGE_RESPONSES)
+async def get_thumbnail(
+    request: Request, ns: ReadNamespace, name: CollectionName, record_id: RecordId, client: ClientDep
+) -> Response:
+    """A WebP thumbnail of the record's image (at most 256 pixels a side)."""
+    return await run_blocking(request, _image, client, ns, name, record_id, True)
 
 
 @router.delete("/{record_id}", status_code=204)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from typing import Annotated
@@ -13,22 +11,11 @@ from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from ...core.client import Client
 from ...errors import InvalidFilter, InvalidInput
 from ..deps import ClientDep, ReadNamespace, run_blocking
+from ..images import decode_base64_image, image_urls
 from ..schemas import ExplainPublic, HitPublic, SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1/namespaces/{ns}/collections/{name}", tags=["search"])
 CollectionName = Annotated[str, Path(description="Collection name")]
-
-
-def decode_base64_image(data: str) -> bytes:
-    """The bytes of a base64 image; a data URL (``data:image/png;base64,...``) works too."""
-    payload = data.split(",", 1)[1] if data.startswith("data:") else data
-    try:
-        decoded = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"image is not valid base64: {exc}") from exc
-    if not decoded:
-        raise InvalidInput("image is empty")
-    return decoded
 
 
 def _search(
@@ -36,7 +23,7 @@ def _search(
 ) -> SearchResponse:
     collection = client.get_collection(name, namespace=ns)
     if body.image is not None:
-        image = decode_base64_image(body.image)
+        image = decode_base64_image(body.image, "image")
     results = collection.search(
         text=body.text,
         vector=body.vector,
@@ -63,6 +50,7 @@ def _search(
             metadata=hit.metadata if "metadata" in body.include else None,
             content=hit.content if "content" in body.include else None,
             vector=vectors.get(hit.id),
+            **(image_urls(ns, name, hit.id) if hit.has_image else {}),
         )
         for hit in results
     ]
