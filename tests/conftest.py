@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +20,15 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The embedded server's directory; the server is stopped when the session ends."""
-    path = tmp_path_factory.mktemp("pgsimilar-data")
+def data_dir() -> Iterator[Path]:
+    """The embedded server's directory; the server is stopped and the directory removed at the end.
+
+    Not under pytest's numbered temp dirs: pytest prunes old ones, which would pull the data out from
+    under a server of another test session running at the same time."""
+    path = Path(tempfile.mkdtemp(prefix="pgsimilar-test-"))
     yield path
     EmbeddedPostgres(path).stop()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -160,7 +160,7 @@ BAD_RECORDS = [
     ({"id": "x" * 600, "vector": [1, 0, 0]}, InvalidRecord, "longer"),
     ({"id": 7, "vector": [1, 0, 0]}, InvalidRecord, "id"),
     ({"vector": [1, 0, 0]}, InvalidRecord, "needs an id"),
-    ({"id": "v"}, InvalidRecord, "content to embed or a vector"),
+    ({"id": "v"}, InvalidRecord, "content or an image to embed, or a vector"),
     ({"id": "v", "vector": [1, 0, 0], "metadata": ["a"]}, InvalidRecord, "JSON object"),
     ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": float("nan")}}, InvalidRecord, "NaN"),
     ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": object()}}, InvalidRecord, "not valid JSON"),
