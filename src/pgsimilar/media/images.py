@@ -103,7 +103,9 @@ def load_image(source: ImageSource, *, max_bytes: int, max_pixels: int, name: st
             upright = ImageOps.exif_transpose(opened)
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow refuses far-too-large images at open
+        raise InvalidImage(f"{name}: more pixels than the limit of {max_pixels:,} ({exc})") from exc
+    except UnidentifiedImageError as exc:
         raise InvalidImage(f"{name}: not an image Pillow can read ({exc})") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"{name}: the image is corrupt or truncated ({exc})") from exc
