@@ -16,6 +16,8 @@ from pgsimilar.config import Settings
 from pgsimilar.storage.database import Database
 from pgsimilar.storage.embedded import EmbeddedPostgres
 
+from .cli_helpers import cli, name  # noqa: F401  (fixtures for the command-line tests)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 import typer.main
@@ -15,6 +14,8 @@ from typer.testing import CliRunner, Result
 from pgsimilar.cli import app
 from pgsimilar.config import Settings
 from pgsimilar.storage.database import Database
+
+from .cli_helpers import Cli
 
 HIT_KEYS = {"id", "score", "distance", "metadata", "content"}
 
@@ -29,37 +30,6 @@ DOCS = [
     {"id": "saw", "text": "A hand saw cuts planks of timber.", "metadata": {"kind": "tool"}},
     {"id": "guitar", "text": "An acoustic guitar has six strings for music.", "metadata": {"kind": "music"}},
 ]
-
-
-class Cli(Protocol):
-    def __call__(self, *args: str, input: str | None = None) -> Result: ...
-
-
-@pytest.fixture
-def cli(settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """Runs ``pgsimilar ARGS...`` in-process, configured (as the CLI is) only by the environment."""
-    for key in list(os.environ):
-        if key.startswith("PGSIMILAR_"):
-            monkeypatch.delenv(key)  # a developer's own settings must not leak in
-    monkeypatch.setenv("PGSIMILAR_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is None:
-        monkeypatch.delenv("PGSIMILAR_DATABASE_URL", raising=False)
-    else:
-        monkeypatch.setenv("PGSIMILAR_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("COLUMNS", "80")  # what Rich assumes when output is not a terminal
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(app, list(args), input=input)
-
-    return run
-
-
-@pytest.fixture
-def name(cli: Cli, unique_name: str) -> Iterator[str]:
-    """A fresh collection name; the collection, if a test created it, is dropped afterwards."""
-    yield unique_name
-    cli("collections", "drop", unique_name, "--yes")
 
 
 def ok(result: Result) -> Result:

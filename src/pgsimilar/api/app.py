@@ -19,6 +19,7 @@ from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .routers import collections, compat, health, namespaces, records, search
+from .schemas import ERROR_RESPONSES
 
 
 def is_loopback(host: str) -> bool:
@@ -62,8 +63,10 @@ def create_app(
         version=__version__,
         summary="Semantic similarity search for text and images on PostgreSQL + pgvector.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.client = None
+    app.state.settings = settings
     app.state.auth_enabled = auth_required(settings, host)
     app.state.limiter = anyio.CapacityLimiter(settings.api_threads)
     app.state.metrics = Metrics(lambda: app.state.client)

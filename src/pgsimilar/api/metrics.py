@@ -27,9 +27,8 @@ class _RecordCounts(Collector):
         )
         client = self._client()
         if client is not None:
-            for info in client.list_collections():
-                count = client.get_collection(info.name, namespace=info.namespace).count()
-                gauge.add_metric([info.namespace, info.name], count)
+            for (namespace, name), count in client.record_counts().items():
+                gauge.add_metric([namespace, name], count)
         yield gauge
 
 

@@ -13,6 +13,34 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["do
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["collection_not_found"])
+    message: str
+    details: list[dict[str, Any]] | None = Field(default=None, description="Per-field problems (422 only)")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid input"),
+        (401, "No API key, or an unknown or revoked one"),
+        (403, "The key may not do this"),
+        (404, "Not found (or not visible to the key)"),
+        (409, "Exists already"),
+        (413, "Request body or batch too large"),
+        (422, "The body does not fit the schema"),
+        (502, "The embedding service failed"),
+        (503, "The database or the embedding service is unreachable"),
+    )
+}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -72,10 +72,10 @@ def search(
     if as_json:
         print_json([hit.to_dict() for hit in results])
         return
-    _print_results(results)
+    print_results(results)
 
 
-def _print_results(results: SearchResults) -> None:
+def print_results(results: SearchResults) -> None:
     # Stored text goes in as Text, never as markup: "[/usr/local]" in content must print as it is.
     table = Table("#", "score", "distance")
     table.add_column("id", overflow="fold")  # ids are never cut: people copy them into --similar-to

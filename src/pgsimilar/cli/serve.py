@@ -8,18 +8,9 @@ import typer
 
 from ..api.app import auth_required, create_app, is_loopback
 from ..config import Settings
-from ..core.client import DEFAULT_NAMESPACE, Client
-from ..demo import sample_products
+from ..core.client import Client
+from ..demo import IMAGES_COLLECTION, PRODUCTS_COLLECTION, load_demo_images, load_demo_products
 from .common import console, reports_errors
-
-DEMO_COLLECTION = "demo-products"
-
-
-def load_demo(client: Client) -> int:
-    """The demo product catalogue in 'default/demo-products' (unchanged products are not embedded again)."""
-    products = client.create_collection(DEMO_COLLECTION, namespace=DEFAULT_NAMESPACE, exist_ok=True)
-    products.upsert(sample_products())
-    return products.count()
 
 
 @reports_errors
@@ -28,7 +19,7 @@ def serve(
         str, typer.Option(help="Address to bind; anything but loopback turns API keys on.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    demo: Annotated[bool, typer.Option("--demo", help="Load the demo product catalogue first.")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo products and pictures first.")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
@@ -38,8 +29,13 @@ def serve(
     client = Client(settings=settings)
     try:
         if demo:
-            count = load_demo(client)
-            console.print(f"demo: {count} products in {DEFAULT_NAMESPACE}/{DEMO_COLLECTION}", highlight=False)
+            console.print("loading the demo collections (the first time embeds them: about a minute)")
+            products, images = load_demo_products(client), load_demo_images(client)
+            console.print(
+                f"demo: {products} products in default/{PRODUCTS_COLLECTION}, "
+                f"{images} pictures in default/{IMAGES_COLLECTION}",
+                highlight=False,
+            )
         auth = "on" if auth_required(settings, host) else "off"
         if auth == "off" and not is_loopback(host):
             console.print(

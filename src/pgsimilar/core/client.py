@@ -97,6 +97,11 @@ class Client:
                 self._embedders[key] = create_embedder(name, self.settings, options)
             return self._embedders[key]
 
+    def record_counts(self) -> dict[tuple[str, str], int]:
+        """Records per ``(namespace, collection)``, read in one pass (collections dropped meanwhile are left out)."""
+        with self.database.connection() as conn:
+            return catalog.record_counts(conn)
+
     def loaded_models(self) -> dict[str, bool]:
         """The embedders this client has built, by name, and whether each has its model in memory."""
         with self._embedders_lock:
@@ -121,6 +126,7 @@ class Client:
 
     def drop_namespace(self, name: str, *, cascade: bool = False) -> None:
         """Drop a namespace; with ``cascade`` its collections too. The ``default`` namespace stays."""
+        check_name(name, "namespace")
         if name == DEFAULT_NAMESPACE:
             raise InvalidInput("the default namespace cannot be dropped")
         with self.database.connection() as conn, conn.transaction():
@@ -216,12 +222,16 @@ class Client:
 
     def get_collection(self, name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Collection:
         """The collection ``name`` of ``namespace``; CollectionNotFound (or NamespaceNotFound) otherwise."""
+        check_name(name)
+        check_name(namespace, "namespace")
         with self.database.connection() as conn:
             info = catalog.get_collection(conn, namespace, name)
         return Collection(self, info, self.embedder(info.embedder, info.embedder_options))
 
     def list_collections(self, namespace: str | None = None) -> list[CollectionInfo]:
         """Collections of one namespace, or of all namespaces when ``namespace`` is None."""
+        if namespace is not None:
+            check_name(namespace, "namespace")
         with self.database.connection() as conn:
             return catalog.list_collections(conn, namespace)
 
@@ -229,6 +239,8 @@ class Client:
         self, name: str, *, namespace: str = DEFAULT_NAMESPACE, missing_ok: bool = False
     ) -> bool:
         """Drop a collection and its records. Returns False if it did not exist and ``missing_ok``."""
+        check_name(name)
+        check_name(namespace, "namespace")
         with self.database.connection() as conn, conn.transaction():
             try:
                 info = catalog.get_collection(conn, namespace, name)

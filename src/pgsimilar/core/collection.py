@@ -48,6 +48,11 @@ def score_from_distance(metric: Metric, distance: float) -> float:
     return 1.0 / (1.0 + distance)
 
 
+def _storable(ids: Sequence[str]) -> list[str]:
+    """The ids that could be stored: PostgreSQL text cannot hold NUL, so such ids are never found."""
+    return [record_id for record_id in ids if isinstance(record_id, str) and "\x00" not in record_id]
+
+
 def _positive_int(value: object, name: str, upper: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
         raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}")
@@ -215,7 +220,7 @@ class Collection:
     def get_many(self, ids: Sequence[str], *, include_vectors: bool = False) -> list[Record]:
         """The stored records among ``ids``, in the order given (missing ids are left out)."""
         with self._client.database.connection() as conn:
-            return record_sql.read_records(conn, self.info, ids, with_vectors=include_vectors)
+            return record_sql.read_records(conn, self.info, _storable(ids), with_vectors=include_vectors)
 
     def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None) -> int:
         """Delete by ids, or every record matching ``filter`` (``filter={}``: all). Returns the count."""
@@ -225,7 +230,7 @@ class Collection:
             if ids is not None:
                 if isinstance(ids, str):
                     raise InvalidInput("delete takes a list of ids; wrap a single id in a list")
-                return record_sql.delete_ids(conn, self.info, ids)
+                return record_sql.delete_ids(conn, self.info, _storable(ids))
             return record_sql.delete_matching(conn, self.info, compile_filter(filter))
 
     def count(self, filter: Filter | None = None) -> int:
@@ -235,6 +240,8 @@ class Collection:
 
     def get_image(self, id: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
         """``(bytes, media type)`` of the record's original image, or of its WebP ``thumbnail``."""
+        if not _storable([id]):
+            raise RecordNotFound(f"no record with id {id!r} in {self.info.qualified_name}")
         with self._client.database.connection() as conn:
             found = record_sql.read_image(conn, self.info, id, thumbnail=thumbnail)
             if found is None:
@@ -372,7 +379,7 @@ class Collection:
             return check_vector(vector, info.dimensions, info.metric, info.storage)
         assert record_id is not None
         with self._client.database.connection() as conn:
-            stored = record_sql.read_vector(conn, info, record_id)
+            stored = record_sql.read_vector(conn, info, record_id) if _storable([record_id]) else None
         if stored is None:
             raise RecordNotFound(f"no record with id {record_id!r} in {info.qualified_name}")
         return stored

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..core.types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
 from ..errors import CollectionExists, CollectionNotFound, NamespaceExists, NamespaceNotFound
 
+SCHEMA = "pgsimilar"
 _COLLECTION_COLUMNS = """
     id, namespace, name, table_name, embedder, embedder_options, dimensions, metric, storage,
     index_kind, index_options, created_at
@@ -139,6 +140,19 @@ def list_collections(conn: Connection[Any], namespace: str | None = None) -> lis
             {"ns": namespace},
         ).fetchall()
     return [_collection_from_row(row) for row in rows]
+
+
+def record_counts(conn: Connection[Any]) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for info in list_collections(conn):
+        try:
+            with conn.transaction():
+                query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, info.table_name))
+                row = conn.execute(query).fetchone()
+        except psycopg.errors.UndefinedTable:  # dropped since the catalogue was read
+            continue
+        counts[(info.namespace, info.name)] = int(row[0]) if row else 0
+    return counts
 
 
 def delete_collection_row(conn: Connection[Any], collection_id: int) -> None:

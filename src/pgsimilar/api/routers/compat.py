@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from ...config import Settings
 from ...core.client import DEFAULT_NAMESPACE, Client
 from ...core.collection import Collection
 from ...errors import CollectionNotFound
@@ -23,8 +24,7 @@ from ..schemas import (
 router = APIRouter(tags=["compatibility"])
 
 
-def _collection(client: Client, *, create: bool) -> Collection | None:
-    settings = client.settings
+def _collection(client: Client, settings: Settings, *, create: bool) -> Collection | None:
     try:
         return client.get_collection(settings.compat_collection, namespace=DEFAULT_NAMESPACE)
     except CollectionNotFound:
@@ -38,8 +38,8 @@ def _collection(client: Client, *, create: bool) -> Collection | None:
         )
 
 
-def _embed(client: Client, body: EmbedRequest) -> EmbedResponse:
-    collection = _collection(client, create=True)
+def _embed(client: Client, settings: Settings, body: EmbedRequest) -> EmbedResponse:
+    collection = _collection(client, settings, create=True)
     assert collection is not None
     collection.upsert([{"id": body.chunkId, "text": body.text}])
     return EmbedResponse(
@@ -51,11 +51,11 @@ def _embed(client: Client, body: EmbedRequest) -> EmbedResponse:
 async def embed(request: Request, body: EmbedRequest, client: ClientDep, caller: CallerDep) -> EmbedResponse:
     """Embed ``text`` and store it under ``chunkId`` (replacing an earlier chunk of that id)."""
     writable_namespace(readable_namespace(DEFAULT_NAMESPACE, caller), caller)
-    return await run_blocking(request, _embed, client, body)
+    return await run_blocking(request, _embed, client, request.app.state.settings, body)
 
 
-def _search(client: Client, body: PgvectorSearchRequest) -> PgvectorSearchResponse:
-    collection = _collection(client, create=False)
+def _search(client: Client, settings: Settings, body: PgvectorSearchRequest) -> PgvectorSearchResponse:
+    collection = _collection(client, settings, create=False)
     if collection is None:  # nothing embedded yet
         return PgvectorSearchResponse(results=[])
     results = collection.search(text=body.query, k=body.limit, metric=body.distance)
@@ -71,4 +71,4 @@ async def search_pgvector(
     """The ``limit`` nearest chunks to ``query`` by ``distance`` (cosine ``<=>``, l2 ``<->``,
     inner_product ``<#>``); ``score`` is that distance, smallest first."""
     readable_namespace(DEFAULT_NAMESPACE, caller)
-    return await run_blocking(request, _search, client, body)
+    return await run_blocking(request, _search, client, request.app.state.settings, body)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..deps import ClientDep, run_blocking
+from ..deps import AdminDep, ClientDep, run_blocking
 from ..schemas import HealthPublic
 
 router = APIRouter(tags=["operations"])
@@ -33,8 +33,9 @@ async def health(request: Request, client: ClientDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if database_ok else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, dependencies=[AdminDep])
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics (text exposition format)."""
+    """Prometheus metrics (text exposition format). They name every collection, so with API keys on
+    they need an admin key (Prometheus sends it as a bearer token)."""
     payload = await run_blocking(request, generate_latest, request.app.state.metrics.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)

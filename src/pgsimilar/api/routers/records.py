@@ -43,7 +43,7 @@ async def upsert_records(
     request: Request, ns: WriteNamespace, name: CollectionName, body: RecordsUpsert, client: ClientDep
 ) -> UpsertPublic:
     """Insert or replace records by id, all or nothing; unchanged texts are not embedded again."""
-    limit = client.settings.max_records_per_request
+    limit = request.app.state.settings.max_records_per_request
     if len(body.records) > limit:
         raise ApiError(
             413, "too_many_records", f"at most {limit:,} records per request; send several requests"
@@ -53,17 +53,19 @@ async def upsert_records(
 
 def _get(client: Client, ns: str, name: str, record_id: str, include_vector: bool) -> RecordPublic:
     record = client.get_collection(name, namespace=ns).get(record_id, include_vector=include_vector)
-    return RecordPublic(
+    public = RecordPublic(
         id=record.id,
         text=record.content,
         metadata=record.metadata,
-        vector=None if record.vector is None else [float(value) for value in record.vector],
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
+    if record.vector is not None:  # only when asked for: the field is left out otherwise
+        public.vector = [float(value) for value in record.vector]
+    return public
 
 
-@router.get("/{record_id}", response_model=RecordPublic, response_model_exclude_none=True)
+@router.get("/{record_id}", response_model=RecordPublic, response_model_exclude_unset=True)
 async def get_record(
     request: Request,
     ns: ReadNamespace,

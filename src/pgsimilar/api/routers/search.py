@@ -86,6 +86,8 @@ async def search_by_image(
         parsed_filter = None if filter is None else json.loads(filter)
     except json.JSONDecodeError as exc:
         raise InvalidFilter(f"filter is not valid JSON: {exc.msg}") from exc
+    if parsed_filter is not None and not isinstance(parsed_filter, dict):
+        raise InvalidFilter("filter must be a JSON object")
     body = SearchRequest(k=k, filter=parsed_filter, exact=exact, min_score=min_score)
     image = await file.read()
     if not image:
