@@ -168,7 +168,7 @@ class SearchRequest(Strict):
 class HitPublic(BaseModel):
     id: str
     score: float
-    distance: float
+    distance: float | None = Field(default=None, description="Left out for keyword-only hits")
     metadata: dict[str, Any] | None = None
     content: str | None = None
     vector: list[float] | None = None

@@ -156,12 +156,15 @@ class Client:
         ef_construction: int | None = None,
         lists: int | None = None,
         embedder_options: dict[str, Any] | None = None,
+        text_language: str = "english",
         exist_ok: bool = False,
     ) -> Collection:
         """Create a collection: its catalogue entry and its table (with the index, for HNSW).
 
         ``dimensions`` comes from the embedder; give it for ``embedder="none"`` (your own vectors) or to
-        ask a model that supports it (``openai``) for shorter vectors. With ``exist_ok`` an existing
+        ask a model that supports it (``openai``) for shorter vectors. ``text_language`` is the
+        PostgreSQL text-search configuration of keyword search (``english``, ``french``, ``simple``...).
+        With ``exist_ok`` an existing
         collection of the same embedder, dimensions and metric is returned instead of an error.
         """
         check_name(name)
@@ -180,6 +183,11 @@ class Client:
         self._check_indexable(model.dimensions, storage, index_settings.kind)
         try:
             with self.database.connection() as conn, conn.transaction():
+                if text_language not in catalog.text_search_configs(conn):
+                    known = ", ".join(catalog.text_search_configs(conn))
+                    raise InvalidInput(
+                        f"unknown text-search language {text_language!r}; the server knows: {known}"
+                    )
                 info = catalog.insert_collection(
                     conn,
                     namespace=namespace,
@@ -190,6 +198,7 @@ class Client:
                     metric=metric,
                     storage=storage,
                     index=index_settings,
+                    text_language=text_language,
                 )
                 tables.create_table(conn, info)
         except CollectionExists:

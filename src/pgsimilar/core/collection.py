@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,49 +12,26 @@ from PIL.Image import Image as PILImage
 
 from ..embedders.base import Embedder, Modality
 from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound, UnsupportedModality
-from ..media import load_image
 from ..storage import records as record_sql
 from ..storage import tables
-from ..storage.search import SearchPlan, SearchRun, run_search
 from .filters import compile_filter
+from .fusion import DEFAULT_RRF_K
+from .search import SearchRequest, run_request, storable
 from .types import (
     CollectionInfo,
-    Explain,
     Filter,
-    Hit,
     IndexKind,
     Metric,
     Record,
+    SearchMode,
     SearchResults,
     UpsertResult,
     VectorLike,
 )
-from .validation import CheckedRecord, check_records, check_vector
+from .validation import CheckedRecord, check_records
 
 if TYPE_CHECKING:
     from .client import Client
-
-MAX_K = 1000
-
-
-def score_from_distance(metric: Metric, distance: float) -> float:
-    """Similarity from pgvector's distance: higher is better, and monotone in the distance."""
-    if metric is Metric.COSINE:
-        return 1.0 - distance
-    if metric is Metric.INNER_PRODUCT:
-        return -distance  # pgvector's <#> is the negative inner product
-    return 1.0 / (1.0 + distance)
-
-
-def _storable(ids: Sequence[str]) -> list[str]:
-    """The ids that could be stored: PostgreSQL text cannot hold NUL, so such ids are never found."""
-    return [record_id for record_id in ids if isinstance(record_id, str) and "\x00" not in record_id]
-
-
-def _positive_int(value: object, name: str, upper: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
-        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}")
-    return value
 
 
 class Collection:
@@ -220,7 +195,7 @@ class Collection:
     def get_many(self, ids: Sequence[str], *, include_vectors: bool = False) -> list[Record]:
         """The stored records among ``ids``, in the order given (missing ids are left out)."""
         with self._client.database.connection() as conn:
-            return record_sql.read_records(conn, self.info, _storable(ids), with_vectors=include_vectors)
+            return record_sql.read_records(conn, self.info, storable(ids), with_vectors=include_vectors)
 
     def delete(self, ids: Sequence[str] | None = None, *, filter: Filter | None = None) -> int:
         """Delete by ids, or every record matching ``filter`` (``filter={}``: all). Returns the count."""
@@ -230,7 +205,7 @@ class Collection:
             if ids is not None:
                 if isinstance(ids, str):
                     raise InvalidInput("delete takes a list of ids; wrap a single id in a list")
-                return record_sql.delete_ids(conn, self.info, _storable(ids))
+                return record_sql.delete_ids(conn, self.info, storable(ids))
             return record_sql.delete_matching(conn, self.info, compile_filter(filter))
 
     def count(self, filter: Filter | None = None) -> int:
@@ -240,7 +215,7 @@ class Collection:
 
     def get_image(self, id: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
         """``(bytes, media type)`` of the record's original image, or of its WebP ``thumbnail``."""
-        if not _storable([id]):
+        if not storable([id]):
             raise RecordNotFound(f"no record with id {id!r} in {self.info.qualified_name}")
         with self._client.database.connection() as conn:
             found = record_sql.read_image(conn, self.info, id, thumbnail=thumbnail)
@@ -280,10 +255,13 @@ class Collection:
         probes: int | None = None,
         min_score: float | None = None,
         metric: Metric | str | None = None,
+        mode: SearchMode | str = SearchMode.VECTOR,
+        rrf_k: int = DEFAULT_RRF_K,
+        weights: tuple[float, float] | None = None,
         explain: bool = False,
     ) -> SearchResults:
-        """The ``k`` nearest records to a text, a vector, an image (encoded bytes, for collections with
-        an image embedder) or a stored record (``id``, itself excluded).
+        """The ``k`` best records for a text, a vector, an image (for collections with an image
+        embedder) or a stored record (``id``, itself excluded).
 
         ``query`` is a shortcut: a string searches by text, anything else by vector. ``exact`` compares
         every candidate (perfect recall); otherwise the collection's index is used, with ``ef_search``
@@ -291,118 +269,36 @@ class Collection:
         fewer than ``k`` rows is run again exactly, so it never misses matches that exist.
         ``metric`` measures with another metric than the collection's, by an exact search (an index
         serves only its own metric).
+
+        ``mode``: ``vector`` (the default), ``keyword`` (PostgreSQL full-text search over the content,
+        ranked by ``ts_rank_cd``) or ``hybrid`` (both, fused by reciprocal rank with constant ``rrf_k``
+        and optional ``weights`` for the vector and keyword lists). Keyword and hybrid need ``text``.
+        Filters and ``min_score`` apply in every mode.
         """
         if query is not None:
             if isinstance(query, str):
                 text = query if text is None else text
             else:
                 vector = query if vector is None else vector
-        queries = (("text", text), ("vector", vector), ("id", id), ("image", image))
-        if sum(value is not None for _, value in queries) != 1:
-            raise InvalidInput("search by exactly one of: text, vector, image or id (a stored record)")
-        k = _positive_int(k, "k", MAX_K)
-        if ef_search is not None:
-            _positive_int(ef_search, "ef_search", 1000)
-        if probes is not None:
-            _positive_int(probes, "probes", 32768)
-        if min_score is not None and not (isinstance(min_score, int | float) and np.isfinite(min_score)):
-            raise InvalidInput(f"min_score must be a finite number, got {min_score!r}")
-        where = compile_filter(filter)
-        try:
-            query_metric = self.info.metric if metric is None else Metric(metric)
-        except ValueError:
-            raise InvalidInput(f"unknown metric {metric!r}; choose cosine, l2 or inner_product") from None
-
-        started = time.perf_counter()
-        query_vector = self._query_vector(text, vector, id, image)
-        embed_seconds = time.perf_counter() - started
-
-        plan = SearchPlan(
-            vector=query_vector,
+        request = SearchRequest(
+            text=text,
+            vector=vector,
+            id=id,
+            image=image,
             k=k,
-            where=where,
-            filtered=bool(filter),
-            exclude_id=id,
-            exact=exact or self.info.index.kind is IndexKind.NONE or query_metric is not self.info.metric,
-            metric=query_metric,
+            filter=filter,
+            exact=exact,
             ef_search=ef_search,
             probes=probes,
+            min_score=min_score,
+            metric=metric,
+            mode=mode,
+            rrf_k=rrf_k,
+            weights=weights,
+            explain=explain,
         )
-        fell_back = False
-        with self._client.database.connection() as conn:
-            run = run_search(conn, self.info, plan, explain=explain)
-            if len(run.rows) < k and not plan.exact:
-                # The index gave up before finding k matches (a selective filter): compare every match.
-                plan = dataclasses.replace(plan, exact=True)
-                run = run_search(conn, self.info, plan, explain=explain)
-                fell_back = True
-        hits = self._hits(run, plan.metric, min_score)
-        details = self._explain(run, plan, embed_seconds, fell_back) if explain else None
-        return SearchResults(hits=hits, explain=details)
+        return run_request(self, request)
 
     def similar(self, id: str, **options: Any) -> SearchResults:
         """More like this: the records nearest to the stored record ``id``, which is left out."""
         return self.search(id=id, **options)
-
-    def _query_vector(
-        self,
-        text: str | None,
-        vector: VectorLike | None,
-        record_id: str | None,
-        image: bytes | Path | PILImage | None,
-    ) -> npt.NDArray[np.float32]:
-        info = self.info
-        if image is not None:
-            if not self.embedder.supports(Modality.IMAGE):
-                raise UnsupportedModality(
-                    f"the {info.embedder!r} embedder of {info.qualified_name} does not embed images; "
-                    "search it by text or vector"
-                )
-            settings = self._client.settings
-            query_image = load_image(
-                image,
-                max_bytes=settings.max_image_bytes,
-                max_pixels=settings.max_image_pixels,
-                name="query image",
-            )
-            vectors = self._checked_vectors(self.embedder.embed_images([query_image.working]), 1)
-            return np.asarray(vectors[0], dtype=np.float32)
-        if text is not None:
-            if not isinstance(text, str) or not text.strip():
-                raise InvalidInput("the search text is empty")
-            if len(text) > self._client.settings.max_content_chars:
-                raise InvalidInput(
-                    f"the search text is longer than {self._client.settings.max_content_chars}"
-                )
-            return np.asarray(self._embed_texts([text])[0], dtype=np.float32)
-        if vector is not None:
-            return check_vector(vector, info.dimensions, info.metric, info.storage)
-        assert record_id is not None
-        with self._client.database.connection() as conn:
-            stored = record_sql.read_vector(conn, info, record_id) if _storable([record_id]) else None
-        if stored is None:
-            raise RecordNotFound(f"no record with id {record_id!r} in {info.qualified_name}")
-        return stored
-
-    @staticmethod
-    def _hits(run: SearchRun, metric: Metric, min_score: float | None) -> list[Hit]:
-        hits = []
-        for row in run.rows:
-            distance = float(row["distance"])
-            score = score_from_distance(metric, distance)
-            if min_score is not None and score < min_score:
-                continue
-            hits.append(Hit(row["id"], score, distance, row["metadata"], row["content"], row["has_image"]))
-        return hits
-
-    @staticmethod
-    def _explain(run: SearchRun, plan: SearchPlan, embed_seconds: float, fell_back: bool) -> Explain:
-        return Explain(
-            sql=run.sql,
-            settings=run.settings,
-            embed_ms=embed_seconds * 1000,
-            search_ms=run.seconds * 1000,
-            exact=plan.exact,
-            fell_back_to_exact=fell_back,
-            plan=run.plan,
-        )

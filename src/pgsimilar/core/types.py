@@ -32,6 +32,15 @@ class Storage(StrEnum):
     HALFVEC = "halfvec"
 
 
+class SearchMode(StrEnum):
+    """``vector`` (nearest neighbours), ``keyword`` (PostgreSQL full-text search) or ``hybrid`` (both,
+    fused by reciprocal rank)."""
+
+    VECTOR = "vector"
+    KEYWORD = "keyword"
+    HYBRID = "hybrid"
+
+
 class IndexKind(StrEnum):
     """The approximate index of a collection: none (exact search only), HNSW or IVFFlat."""
 
@@ -83,12 +92,14 @@ class Hit:
 
     ``distance`` is exactly what pgvector's operator returned (smaller is closer); ``score`` is a
     similarity, higher is better: ``1 - distance`` for cosine, the inner product for inner_product, and
-    ``1 / (1 + distance)`` for l2.
+    ``1 / (1 + distance)`` for l2. In ``keyword`` mode ``score`` is PostgreSQL's ``ts_rank_cd`` and
+    ``distance`` is None; in ``hybrid`` mode ``score`` is the reciprocal-rank-fusion score and
+    ``distance`` the vector distance (None for a hit that only the keyword search found).
     """
 
     id: str
     score: float
-    distance: float
+    distance: float | None
     metadata: dict[str, Any]
     content: str | None
     has_image: bool = False
@@ -182,6 +193,7 @@ class CollectionInfo:
     storage: Storage
     index: IndexSettings
     created_at: datetime
+    text_language: str = "english"
 
     @property
     def qualified_name(self) -> str:

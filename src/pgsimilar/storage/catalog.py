@@ -15,7 +15,7 @@ from ..errors import CollectionExists, CollectionNotFound, NamespaceExists, Name
 SCHEMA = "pgsimilar"
 _COLLECTION_COLUMNS = """
     id, namespace, name, table_name, embedder, embedder_options, dimensions, metric, storage,
-    index_kind, index_options, created_at
+    index_kind, index_options, created_at, text_language
 """
 
 
@@ -38,6 +38,7 @@ def _collection_from_row(row: dict[str, Any]) -> CollectionInfo:
             lists=options.get("lists"),
         ),
         created_at=row["created_at"],
+        text_language=row["text_language"],
     )
 
 
@@ -78,6 +79,7 @@ def insert_collection(
     metric: Metric,
     storage: Storage,
     index: IndexSettings,
+    text_language: str,
 ) -> CollectionInfo:
     """Add the catalogue row; the table name is derived from the new row's id, so names never reach SQL."""
     require_namespace(conn, namespace)
@@ -86,10 +88,10 @@ def insert_collection(
             """
             INSERT INTO pgsimilar.collections
                 (namespace, name, table_name, embedder, embedder_options, dimensions, metric, storage,
-                 index_kind, index_options)
+                 index_kind, index_options, text_language)
             VALUES (%(namespace)s, %(name)s, 'pending-' || gen_random_uuid(), %(embedder)s,
                     %(embedder_options)s, %(dimensions)s, %(metric)s, %(storage)s, %(index_kind)s,
-                    %(index_options)s)
+                    %(index_options)s, %(text_language)s)
             RETURNING id
             """,
             {
@@ -102,6 +104,7 @@ def insert_collection(
                 "storage": storage.value,
                 "index_kind": index.kind.value,
                 "index_options": Jsonb(index.to_options()),
+                "text_language": text_language,
             },
         ).fetchone()
     except psycopg.errors.UniqueViolation as exc:
@@ -140,6 +143,11 @@ def list_collections(conn: Connection[Any], namespace: str | None = None) -> lis
             {"ns": namespace},
         ).fetchall()
     return [_collection_from_row(row) for row in rows]
+
+
+def text_search_configs(conn: Connection[Any]) -> list[str]:
+    """The text-search languages the server knows (``english``, ``french``, ``simple``, ...)."""
+    return [row[0] for row in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY cfgname")]
 
 
 def record_counts(conn: Connection[Any]) -> dict[tuple[str, str], int]:

@@ -115,9 +115,26 @@ def m002_image_columns(conn: Connection[Any]) -> None:
         )
 
 
+def m003_full_text_search(conn: Connection[Any]) -> None:
+    """A text-search language per collection, and a generated tsvector column with a GIN index."""
+    from .tables import content_tsv_column, create_content_tsv_index
+
+    conn.execute("ALTER TABLE pgsimilar.collections ADD COLUMN text_language text NOT NULL DEFAULT 'english'")
+    for collection_id, table_name in conn.execute(
+        "SELECT id, table_name FROM pgsimilar.collections"
+    ).fetchall():
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
+                sql.Identifier(SCHEMA, table_name), content_tsv_column("english")
+            )
+        )
+        create_content_tsv_index(conn, table_name, collection_id)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "m001_create_catalog", m001_create_catalog),
     Migration(2, "m002_image_columns", m002_image_columns),
+    Migration(3, "m003_full_text_search", m003_full_text_search),
 )
 
 

@@ -116,3 +116,59 @@ def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *,
         seconds=seconds,
         plan=plan_text,
     )
+
+
+# Plain words match any of them (ranked, as BM25-style engines do); a query using web-search syntax
+# (quotes, "or", a leading "-") keeps websearch_to_tsquery's meaning.
+_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
+
+
+def keyword_query(text: str) -> sql.Composable:
+    if _WEBSEARCH_SYNTAX.search(text):
+        return sql.SQL("websearch_to_tsquery(%(language)s::regconfig, %(query_text)s)")
+    return sql.SQL(
+        "(SELECT string_agg(quote_literal(lexeme), ' | ') FROM unnest(tsvector_to_array("
+        "to_tsvector(%(language)s::regconfig, %(query_text)s))) AS lexeme)::tsquery"
+    )
+
+
+def run_keyword_search(
+    conn: Connection[Any],
+    info: CollectionInfo,
+    text: str,
+    *,
+    k: int,
+    where: CompiledFilter,
+    exclude_id: str | None,
+    explain: bool,
+) -> SearchRun:
+    """Full-text search over ``content``, ranked by ``ts_rank_cd`` (normalised by document length)."""
+    conditions: list[sql.Composable] = [sql.SQL("content_tsv @@ q.query"), where.sql]
+    if exclude_id is not None:
+        conditions.append(sql.SQL("id <> %(exclude_id)s"))
+    statement = sql.SQL(
+        """WITH q AS (SELECT {query} AS query)
+SELECT id, content, metadata, image IS NOT NULL AS has_image, ts_rank_cd(content_tsv, q.query, 1) AS rank
+FROM {table}, q
+WHERE {where}
+ORDER BY rank DESC, id
+LIMIT %(k)s"""
+    ).format(query=keyword_query(text), table=table(info), where=sql.SQL(" AND ").join(conditions))
+    params: dict[str, Any] = {
+        **where.params,
+        "language": info.text_language,
+        "query_text": text,
+        "k": k,
+        "exclude_id": exclude_id,
+    }
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        started = time.perf_counter()
+        rows = cur.execute(statement, params).fetchall()
+        seconds = time.perf_counter() - started
+        plan_text = ""
+        if explain:
+            explained = cur.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params).fetchall()
+            plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
+    return SearchRun(
+        rows=rows, sql=readable_sql(statement, conn), settings={}, seconds=seconds, plan=plan_text
+    )

@@ -48,11 +48,17 @@ def create_table(conn: Connection[Any], info: CollectionInfo) -> None:
                 image bytea,
                 thumbnail bytea,
                 created_at timestamptz NOT NULL DEFAULT now(),
-                updated_at timestamptz NOT NULL DEFAULT now()
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                {content_tsv}
             )
             """
-        ).format(table=table(info), vector_type=vector_type(info))
+        ).format(
+            table=table(info),
+            vector_type=vector_type(info),
+            content_tsv=content_tsv_column(info.text_language),
+        )
     )
+    create_content_tsv_index(conn, info.table_name, info.id)
     conn.execute(
         sql.SQL("CREATE INDEX {name} ON {table} USING gin (metadata)").format(
             name=sql.Identifier(f"c{info.id}_metadata_idx"), table=table(info)
@@ -62,6 +68,22 @@ def create_table(conn: Connection[Any], info: CollectionInfo) -> None:
         create_embedding_index(conn, info)
     # An IVFFlat index learns its lists from the rows present when it is built, so it is built after
     # the first load (see ensure_embedding_index), not on the empty table.
+
+
+def content_tsv_column(language: str) -> sql.Composed:
+    """The full-text column, kept up to date by PostgreSQL itself. ``language`` was checked against
+    pg_ts_config; it is a literal because a generated column's expression takes no parameters."""
+    return sql.SQL(
+        "content_tsv tsvector GENERATED ALWAYS AS (to_tsvector({}::regconfig, coalesce(content, ''))) STORED"
+    ).format(sql.Literal(language))
+
+
+def create_content_tsv_index(conn: Connection[Any], table_name: str, collection_id: int) -> None:
+    conn.execute(
+        sql.SQL("CREATE INDEX {name} ON {table} USING gin (content_tsv)").format(
+            name=sql.Identifier(f"c{collection_id}_content_tsv_idx"), table=sql.Identifier(SCHEMA, table_name)
+        )
+    )
 
 
 def auto_lists(row_count: int) -> int:

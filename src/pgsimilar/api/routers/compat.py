@@ -60,7 +60,7 @@ def _search(client: Client, settings: Settings, body: PgvectorSearchRequest) -> 
         return PgvectorSearchResponse(results=[])
     results = collection.search(text=body.query, k=body.limit, metric=body.distance)
     return PgvectorSearchResponse(
-        results=[PgvectorHit(chunkId=hit.id, score=hit.distance) for hit in results]
+        results=[PgvectorHit(chunkId=hit.id, score=hit.distance or 0.0) for hit in results]
     )
 
 

@@ -1,0 +1,257 @@
+"""Running a search: check the request, make the query vector, run vector, keyword or hybrid search."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL.Image import Image as PILImage
+
+from ..embedders.base import Modality
+from ..errors import InvalidInput, RecordNotFound, UnsupportedModality
+from ..media import load_image
+from ..storage import records as record_sql
+from ..storage.search import SearchPlan, SearchRun, run_keyword_search, run_search
+from .filters import CompiledFilter, compile_filter
+from .fusion import reciprocal_rank_fusion
+from .types import Explain, Filter, Hit, IndexKind, Metric, SearchMode, SearchResults, VectorLike
+from .validation import check_vector
+
+if TYPE_CHECKING:
+    from .collection import Collection
+
+MAX_K = 1000
+HYBRID_DEPTH = 100
+"""How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
+
+
+def score_from_distance(metric: Metric, distance: float) -> float:
+    """Similarity from pgvector's distance: higher is better, and monotone in the distance."""
+    if metric is Metric.COSINE:
+        return 1.0 - distance
+    if metric is Metric.INNER_PRODUCT:
+        return -distance  # pgvector's <#> is the negative inner product
+    return 1.0 / (1.0 + distance)
+
+
+def positive_int(value: object, name: str, upper: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
+        raise InvalidInput(f"{name} must be an integer from 1 to {upper}, got {value!r}")
+    return value
+
+
+def storable(ids: Sequence[str]) -> list[str]:
+    """The ids that could be stored: PostgreSQL text cannot hold NUL, so such ids are never found."""
+    return [record_id for record_id in ids if isinstance(record_id, str) and "\x00" not in record_id]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything :meth:`Collection.search` was asked (see its docstring)."""
+
+    text: str | None = None
+    vector: VectorLike | None = None
+    id: str | None = None
+    image: bytes | Path | PILImage | None = None
+    k: int = 10
+    filter: Filter | None = None
+    exact: bool = False
+    ef_search: int | None = None
+    probes: int | None = None
+    min_score: float | None = None
+    metric: Metric | str | None = None
+    mode: SearchMode | str = SearchMode.VECTOR
+    rrf_k: int = 60
+    weights: tuple[float, float] | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class _Checked:
+    mode: SearchMode
+    metric: Metric
+    where: CompiledFilter
+
+
+def _check(collection: Collection, request: SearchRequest) -> _Checked:
+    queries = (request.text, request.vector, request.id, request.image)
+    if sum(value is not None for value in queries) != 1:
+        raise InvalidInput("search by exactly one of: text, vector, image or id (a stored record)")
+    positive_int(request.k, "k", MAX_K)
+    if request.ef_search is not None:
+        positive_int(request.ef_search, "ef_search", 1000)
+    if request.probes is not None:
+        positive_int(request.probes, "probes", 32768)
+    positive_int(request.rrf_k, "rrf_k", 10_000)
+    if request.min_score is not None and not (
+        isinstance(request.min_score, int | float) and np.isfinite(request.min_score)
+    ):
+        raise InvalidInput(f"min_score must be a finite number, got {request.min_score!r}")
+    try:
+        mode = SearchMode(request.mode)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown search mode {request.mode!r}; choose vector, keyword or hybrid"
+        ) from None
+    try:
+        metric = collection.info.metric if request.metric is None else Metric(request.metric)
+    except ValueError:
+        raise InvalidInput(f"unknown metric {request.metric!r}; choose cosine, l2 or inner_product") from None
+    if mode is not SearchMode.VECTOR and request.text is None:
+        raise InvalidInput(f"{mode.value} search needs a text query")
+    if request.weights is not None and (
+        len(request.weights) != 2 or not all(isinstance(w, int | float) and w >= 0 for w in request.weights)
+    ):
+        raise InvalidInput("weights are two numbers >= 0: for the vector list, then the keyword list")
+    if request.text is not None:
+        _check_text(collection, request.text)
+    return _Checked(mode=mode, metric=metric, where=compile_filter(request.filter))
+
+
+def _check_text(collection: Collection, text: object) -> None:
+    limit = collection._client.settings.max_content_chars
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("the search text is empty")
+    if len(text) > limit:
+        raise InvalidInput(f"the search text is longer than {limit} characters")
+
+
+def query_vector(collection: Collection, request: SearchRequest) -> npt.NDArray[np.float32]:
+    info = collection.info
+    if request.image is not None:
+        if not collection.embedder.supports(Modality.IMAGE):
+            raise UnsupportedModality(
+                f"the {info.embedder!r} embedder of {info.qualified_name} does not embed images; "
+                "search it by text or vector"
+            )
+        settings = collection._client.settings
+        image = load_image(
+            request.image,
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            name="query image",
+        )
+        vectors = collection._checked_vectors(collection.embedder.embed_images([image.working]), 1)
+        return np.asarray(vectors[0], dtype=np.float32)
+    if request.text is not None:
+        return np.asarray(collection._embed_texts([request.text])[0], dtype=np.float32)
+    if request.vector is not None:
+        return check_vector(request.vector, info.dimensions, info.metric, info.storage)
+    assert request.id is not None
+    with collection._client.database.connection() as conn:
+        stored = record_sql.read_vector(conn, info, request.id) if storable([request.id]) else None
+    if stored is None:
+        raise RecordNotFound(f"no record with id {request.id!r} in {info.qualified_name}")
+    return stored
+
+
+def _vector_search(
+    collection: Collection, request: SearchRequest, checked: _Checked, k: int
+) -> tuple[SearchRun, SearchPlan, bool, float]:
+    started = time.perf_counter()
+    vector = query_vector(collection, request)
+    embed_seconds = time.perf_counter() - started
+    info = collection.info
+    plan = SearchPlan(
+        vector=vector,
+        k=k,
+        where=checked.where,
+        filtered=bool(request.filter),
+        exclude_id=request.id,
+        exact=request.exact or info.index.kind is IndexKind.NONE or checked.metric is not info.metric,
+        metric=checked.metric,
+        ef_search=request.ef_search,
+        probes=request.probes,
+    )
+    fell_back = False
+    with collection._client.database.connection() as conn:
+        run = run_search(conn, info, plan, explain=request.explain)
+        if len(run.rows) < k and not plan.exact:
+            # The index gave up before finding k matches (a selective filter): compare every match.
+            plan = dataclasses.replace(plan, exact=True)
+            run = run_search(conn, info, plan, explain=request.explain)
+            fell_back = True
+    return run, plan, fell_back, embed_seconds
+
+
+def _keyword_search(collection: Collection, request: SearchRequest, checked: _Checked, k: int) -> SearchRun:
+    assert request.text is not None
+    with collection._client.database.connection() as conn:
+        return run_keyword_search(
+            conn,
+            collection.info,
+            request.text,
+            k=k,
+            where=checked.where,
+            exclude_id=request.id,
+            explain=request.explain,
+        )
+
+
+def _hit(row: dict[str, Any], score: float, distance: float | None) -> Hit:
+    return Hit(row["id"], score, distance, row["metadata"], row["content"], row["has_image"])
+
+
+def run_request(collection: Collection, request: SearchRequest) -> SearchResults:
+    """Run a search request against ``collection``."""
+    checked = _check(collection, request)
+    if checked.mode is SearchMode.KEYWORD:
+        run = _keyword_search(collection, request, checked, request.k)
+        hits = [_hit(row, float(row["rank"]), None) for row in run.rows]
+        details = _explain(run, exact=True, embed_seconds=0.0, fell_back=False) if request.explain else None
+        return SearchResults(_above(hits, request.min_score), details)
+    if checked.mode is SearchMode.VECTOR:
+        run, plan, fell_back, embed_seconds = _vector_search(collection, request, checked, request.k)
+        hits = [
+            _hit(row, score_from_distance(plan.metric, float(row["distance"])), float(row["distance"]))
+            for row in run.rows
+        ]
+        details = _explain(run, plan.exact, embed_seconds, fell_back) if request.explain else None
+        return SearchResults(_above(hits, request.min_score), details)
+    return _hybrid(collection, request, checked)
+
+
+def _hybrid(collection: Collection, request: SearchRequest, checked: _Checked) -> SearchResults:
+    depth = max(request.k, HYBRID_DEPTH)
+    vector_run, plan, fell_back, embed_seconds = _vector_search(collection, request, checked, depth)
+    keyword_run = _keyword_search(collection, request, checked, depth)
+    rows = {row["id"]: row for row in keyword_run.rows} | {row["id"]: row for row in vector_run.rows}
+    distances = {row["id"]: float(row["distance"]) for row in vector_run.rows}
+    fused = reciprocal_rank_fusion(
+        [[row["id"] for row in vector_run.rows], [row["id"] for row in keyword_run.rows]],
+        k=request.rrf_k,
+        weights=request.weights,
+    )
+    hits = [_hit(rows[record_id], score, distances.get(record_id)) for record_id, score in fused[: request.k]]
+    details = None
+    if request.explain:
+        combined = dataclasses.replace(
+            vector_run,
+            sql=f"-- vector list\n{vector_run.sql}\n\n-- keyword list\n{keyword_run.sql}",
+            seconds=vector_run.seconds + keyword_run.seconds,
+            plan=f"{vector_run.plan}\n\n{keyword_run.plan}",
+        )
+        details = _explain(combined, plan.exact, embed_seconds, fell_back)
+    return SearchResults(_above(hits, request.min_score), details)
+
+
+def _above(hits: list[Hit], min_score: float | None) -> list[Hit]:
+    return hits if min_score is None else [hit for hit in hits if hit.score >= min_score]
+
+
+def _explain(run: SearchRun, exact: bool, embed_seconds: float, fell_back: bool) -> Explain:
+    return Explain(
+        sql=run.sql,
+        settings=run.settings,
+        embed_ms=embed_seconds * 1000,
+        search_ms=run.seconds * 1000,
+        exact=exact,
+        fell_back_to_exact=fell_back,
+        plan=run.plan,
+    )
