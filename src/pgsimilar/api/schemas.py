@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.types import IndexKind, Metric, Storage
+from ..core.types import IndexKind, Metric, SearchMode, Storage
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["docs"])]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -69,6 +69,7 @@ class IndexSpec(Strict):
 
 class CollectionCreate(Strict):
     name: Name
+    text_language: str = Field(default="english", max_length=63, description="Full-text search language")
     embedder: str = Field(default="minilm", max_length=100, examples=["minilm", "openai", "none"])
     dimensions: int | None = Field(default=None, ge=1, le=16000, description="Required for embedder 'none'")
     metric: Metric = Metric.COSINE
@@ -95,6 +96,7 @@ class CollectionPublic(BaseModel):
     metric: Metric
     storage: Storage
     index: IndexState
+    text_language: str
     count: int
     created_at: datetime
 
@@ -162,6 +164,15 @@ class SearchRequest(Strict):
     probes: int | None = Field(default=None, ge=1, le=32768)
     min_score: FiniteFloat | None = None
     include: list[Include] = Field(default=["metadata", "content"], description="Fields of each hit")
+    mode: SearchMode = Field(default=SearchMode.VECTOR, description="vector, keyword (full-text) or hybrid")
+    rrf_k: int = Field(default=60, ge=1, le=10_000, description="Hybrid: reciprocal rank fusion constant")
+    weights: (
+        tuple[
+            Annotated[float, Field(ge=0, allow_inf_nan=False)],
+            Annotated[float, Field(ge=0, allow_inf_nan=False)],
+        ]
+        | None
+    ) = Field(default=None, description="Hybrid: weights of the vector and keyword lists")
     explain: bool = False
 
 

@@ -32,6 +32,7 @@ def collection_dict(info: CollectionInfo, count: int | None = None) -> dict[str,
         "metric": info.metric.value,
         "storage": info.storage.value,
         "index": {"kind": info.index.kind.value, **info.index.to_options()},
+        "text_language": info.text_language,
         "table": f"pgsimilar.{info.table_name}",
         "created_at": info.created_at.isoformat(),
     }
@@ -58,6 +59,10 @@ def create(
         int | None, typer.Option(help="HNSW: build candidate list (default 64).")
     ] = None,
     lists: Annotated[int | None, typer.Option(help="IVFFlat: number of lists (default rows/1000).")] = None,
+    text_language: Annotated[
+        str,
+        typer.Option(help="PostgreSQL text-search language of keyword search (english, french, simple...)."),
+    ] = "english",
     namespace: NamespaceOption = DEFAULT_NS,
     as_json: JsonOption = False,
 ) -> None:
@@ -74,6 +79,7 @@ def create(
             m=m,
             ef_construction=ef_construction,
             lists=lists,
+            text_language=text_language,
         )
         if as_json:
             print_json(collection_dict(collection.info, 0))

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..core.types import SearchResults
+from ..core.types import SearchMode, SearchResults
 from ..errors import InvalidFilter, InvalidInput
 from .common import (
     DEFAULT_NS,
@@ -44,6 +44,9 @@ def search(
     ef_search: Annotated[int | None, typer.Option(help="HNSW candidate list for this query.")] = None,
     probes: Annotated[int | None, typer.Option(help="IVFFlat lists to visit for this query.")] = None,
     min_score: Annotated[float | None, typer.Option(help="Leave out hits scoring below this.")] = None,
+    mode: Annotated[
+        SearchMode, typer.Option(help="vector, keyword (full-text) or hybrid (both, fused by rank).")
+    ] = SearchMode.VECTOR,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the SQL, settings, timings and plan.")
     ] = False,
@@ -67,6 +70,7 @@ def search(
             ef_search=ef_search,
             probes=probes,
             min_score=min_score,
+            mode=mode,
             explain=explain,
         )
     if as_json:
@@ -86,7 +90,12 @@ def print_results(results: SearchResults) -> None:
         snippet = content if len(content) <= 80 else content[:77] + "..."
         metadata = json.dumps(hit.metadata, ensure_ascii=False)
         table.add_row(
-            str(rank), f"{hit.score:.4f}", f"{hit.distance:.4f}", Text(hit.id), Text(snippet), Text(metadata)
+            str(rank),
+            f"{hit.score:.4f}",
+            "-" if hit.distance is None else f"{hit.distance:.4f}",
+            Text(hit.id),
+            Text(snippet),
+            Text(metadata),
         )
     console.print(table if results else "no hits")
     if results.explain:

@@ -34,6 +34,7 @@ def describe(collection: Collection) -> CollectionPublic:
             lists=info.index.lists,
             built=collection.index_built(),
         ),
+        text_language=info.text_language,
         count=collection.count(),
         created_at=info.created_at,
     )
@@ -52,6 +53,7 @@ def _create(client: Client, ns: str, body: CollectionCreate) -> CollectionPublic
         m=index.m,
         ef_construction=index.ef_construction,
         lists=index.lists,
+        text_language=body.text_language,
     )
     return describe(collection)
 

@@ -35,6 +35,9 @@ def _search(
         ef_search=body.ef_search,
         probes=body.probes,
         min_score=body.min_score,
+        mode=body.mode,
+        rrf_k=body.rrf_k,
+        weights=body.weights,
         explain=body.explain,
     )
     vectors: dict[str, list[float]] = {}
