@@ -18,7 +18,7 @@ from ..core.client import Client
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
-from .routers import collections, compat, health, namespaces, records, search
+from .routers import collections, compat, evaluation, health, namespaces, records, search
 from .schemas import ERROR_RESPONSES
 
 
@@ -84,7 +84,7 @@ def create_app(
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
-    for module in (namespaces, collections, records, search, compat, health):
+    for module in (namespaces, collections, records, search, evaluation, compat, health):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

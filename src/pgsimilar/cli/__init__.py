@@ -6,6 +6,7 @@ import typer
 
 from . import collections, db, keys
 from .demo import demo
+from .evaluate import evaluate_command
 from .records import add
 from .search import search
 from .serve import serve
@@ -23,6 +24,7 @@ app.command()(serve)
 app.command()(add)
 app.command()(search)
 app.command()(demo)
+app.command("eval")(evaluate_command)
 
 
 def main() -> None:

@@ -271,7 +271,7 @@ class Collection:
         serves only its own metric).
 
         ``mode``: ``vector`` (the default), ``keyword`` (PostgreSQL full-text search over the content,
-        ranked by ``ts_rank_cd``) or ``hybrid`` (both, fused by reciprocal rank with constant ``rrf_k``
+        ranked by BM25) or ``hybrid`` (both, fused by reciprocal rank with constant ``rrf_k``
         and optional ``weights`` for the vector and keyword lists). Keyword and hybrid need ``text``.
         Filters and ``min_score`` apply in every mode.
         """

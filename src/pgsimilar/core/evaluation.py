@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
 from .loaders import records_from_jsonl
-from .types import UpsertResult
+from .types import SearchMode, UpsertResult
 
 if TYPE_CHECKING:
     from .client import Client
     from .collection import Collection
 
-SEARCH_MODES = ("vector", "keyword", "hybrid")
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``."""
 
@@ -48,15 +47,7 @@ def _top(ranked: Sequence[str], k: int) -> list[str]:
     """The first ``k`` distinct ids of ``ranked`` (a repeated id keeps its first rank)."""
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InvalidInput(f"k must be a positive integer, got {k!r}")
-    seen: set[str] = set()
-    top: list[str] = []
-    for doc in ranked:
-        if len(top) == k:
-            break
-        if doc not in seen:
-            seen.add(doc)
-            top.append(doc)
-    return top
+    return list(dict.fromkeys(ranked))[:k]
 
 
 def _relevant(judged: Mapping[str, int]) -> set[str]:
@@ -208,6 +199,13 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def _corpus(folder: Path) -> Path:
+    corpus = Path(folder) / "corpus.jsonl"
+    if not corpus.is_file():
+        raise InvalidInput(f"{corpus}: no such file (a BEIR folder holds corpus.jsonl)")
+    return corpus
+
+
 @dataclass(frozen=True)
 class BeirData:
     """A BEIR-format folder: the corpus file (loaded by :func:`load_beir_collection`), the queries and
@@ -224,12 +222,9 @@ def read_beir(folder: Path, *, split: str = "test") -> BeirData:
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInput(f"{folder}: not a folder (expected a BEIR dataset folder)")
-    corpus = folder / "corpus.jsonl"
-    if not corpus.is_file():
-        raise InvalidInput(f"{corpus}: no such file (a BEIR folder holds corpus.jsonl)")
     return BeirData(
         folder=folder,
-        corpus=corpus,
+        corpus=_corpus(folder),
         queries=read_queries(folder / "queries.jsonl"),
         qrels=read_qrels(folder / "qrels" / f"{split}.tsv"),
     )
@@ -269,18 +264,19 @@ def evaluate(
     score the rankings with :func:`score_run`. Queries without judgements are skipped, and judgements
     of queries not in ``queries`` are ignored. ``recall@100`` needs ``depth`` >= 100 to mean what it
     says: documents not retrieved count as not found."""
-    if mode not in SEARCH_MODES:
-        raise InvalidInput(f"unknown search mode {mode!r}; choose one of: {', '.join(SEARCH_MODES)}")
+    try:
+        mode = SearchMode(mode).value  # checked before any query runs
+    except ValueError:
+        raise InvalidInput(
+            f"unknown search mode {mode!r}; choose one of: {', '.join(m.value for m in SearchMode)}"
+        ) from None
     scored = [query_id for query_id in judged_queries(qrels) if query_id in queries]
     if not scored:
         raise InvalidInput("none of the queries has a relevant judgement: there is nothing to evaluate")
-    # Only pass mode when asked for another than the default, so that this works with a search()
-    # that predates search modes.
-    options: dict[str, Any] = {} if mode == "vector" else {"mode": mode}
     run: dict[str, list[str]] = {}
     started = time.perf_counter()
     for done, query_id in enumerate(scored, start=1):
-        results = collection.search(queries[query_id], k=depth, exact=exact, ef_search=ef_search, **options)
+        results = collection.search(queries[query_id], k=depth, exact=exact, ef_search=ef_search, mode=mode)
         run[query_id] = results.ids
         if progress is not None:
             progress(done, len(scored))
@@ -319,25 +315,18 @@ def load_beir_collection(
     Upsert skips unchanged content, so loading a folder again reuses the stored embeddings: the
     returned ``embedded`` count is then 0.
     """
-    corpus = Path(folder) / "corpus.jsonl"
-    if not corpus.is_file():
-        raise InvalidInput(f"{corpus}: no such file (a BEIR folder holds corpus.jsonl)")
+    corpus = _corpus(folder)
     records = list(records_from_jsonl(corpus))
     if not records:
         raise InvalidInput(f"{corpus}: no documents")
     collection = client.create_collection(
         name or beir_collection_name(Path(folder)), namespace=namespace, embedder=embedder, exist_ok=True
     )
-    totals = UpsertResult(inserted=0, updated=0, unchanged=0, embedded=0)
+    results: list[UpsertResult] = []
     batch = client.settings.upsert_batch_size
     for start in range(0, len(records), batch):
-        result = collection.upsert(records[start : start + batch])
-        totals = UpsertResult(
-            inserted=totals.inserted + result.inserted,
-            updated=totals.updated + result.updated,
-            unchanged=totals.unchanged + result.unchanged,
-            embedded=totals.embedded + result.embedded,
-        )
+        results.append(collection.upsert(records[start : start + batch]))
         if progress is not None:
             progress(min(start + batch, len(records)), len(records))
-    return collection, totals
+    counts = ("inserted", "updated", "unchanged", "embedded")
+    return collection, UpsertResult(**{count: sum(getattr(r, count) for r in results) for count in counts})

@@ -92,7 +92,7 @@ class Hit:
 
     ``distance`` is exactly what pgvector's operator returned (smaller is closer); ``score`` is a
     similarity, higher is better: ``1 - distance`` for cosine, the inner product for inner_product, and
-    ``1 / (1 + distance)`` for l2. In ``keyword`` mode ``score`` is PostgreSQL's ``ts_rank_cd`` and
+    ``1 / (1 + distance)`` for l2. In ``keyword`` mode ``score`` is the BM25 score and
     ``distance`` is None; in ``hybrid`` mode ``score`` is the reciprocal-rank-fusion score and
     ``distance`` the vector distance (None for a hit that only the keyword search found).
     """

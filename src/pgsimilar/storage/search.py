@@ -132,6 +132,11 @@ def keyword_query(text: str) -> sql.Composable:
     )
 
 
+# BM25's usual constants (Robertson and Zaragoza, 2009): term-frequency saturation and length normalisation.
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
 def run_keyword_search(
     conn: Connection[Any],
     info: CollectionInfo,
@@ -142,23 +147,56 @@ def run_keyword_search(
     exclude_id: str | None,
     explain: bool,
 ) -> SearchRun:
-    """Full-text search over ``content``, ranked by ``ts_rank_cd`` (normalised by document length)."""
-    conditions: list[sql.Composable] = [sql.SQL("content_tsv @@ q.query"), where.sql]
+    """Full-text search over ``content``: the GIN index finds the documents holding a query word, and
+    they are ranked by BM25 (PostgreSQL's own ``ts_rank`` has no inverse document frequency, so common
+    words would outweigh rare ones). Document length is counted in distinct lexemes."""
+    conditions: list[sql.Composable] = [sql.SQL("content_tsv @@ (SELECT query FROM q)"), where.sql]
     if exclude_id is not None:
         conditions.append(sql.SQL("id <> %(exclude_id)s"))
     statement = sql.SQL(
-        """WITH q AS (SELECT {query} AS query)
-SELECT id, content, metadata, image IS NOT NULL AS has_image, ts_rank_cd(content_tsv, q.query, 1) AS rank
-FROM {table}, q
-WHERE {where}
-ORDER BY rank DESC, id
-LIMIT %(k)s"""
+        """WITH q AS (SELECT {query} AS query),
+terms AS (
+    SELECT DISTINCT lexeme
+    FROM unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(query_text)s))) AS lexeme
+),
+corpus AS (SELECT count(*)::float8 AS n, greatest(avg(length(content_tsv)), 1)::float8 AS avgdl FROM {table}),
+idf AS (
+    SELECT t.lexeme, ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5)) AS idf
+    FROM terms t CROSS JOIN corpus c
+    CROSS JOIN LATERAL (
+        SELECT count(*)::float8 AS df FROM {table} WHERE content_tsv @@ quote_literal(t.lexeme)::tsquery
+    ) df
+),
+term_list AS (SELECT array_agg(lexeme) AS lexemes FROM terms),
+scored AS (
+    SELECT d.id,
+           sum(i.idf * m.tf * (%(k1)s + 1)
+               / (m.tf + %(k1)s * (1 - %(b)s + %(b)s * length(d.content_tsv) / c.avgdl))) AS rank
+    FROM {table} d
+    CROSS JOIN corpus c
+    CROSS JOIN LATERAL (
+        -- only the query's terms of each candidate: a filter while unnesting, not a join on all of them
+        SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
+        FROM unnest(d.content_tsv) AS u(lexeme, positions, weights)
+        WHERE u.lexeme = ANY ((SELECT lexemes FROM term_list)::text[])
+    ) m
+    JOIN idf i ON i.lexeme = m.lexeme
+    WHERE {where}
+    GROUP BY d.id
+    ORDER BY rank DESC, d.id
+    LIMIT %(k)s
+)
+SELECT d.id, d.content, d.metadata, d.image IS NOT NULL AS has_image, s.rank
+FROM scored s JOIN {table} d ON d.id = s.id
+ORDER BY s.rank DESC, d.id"""
     ).format(query=keyword_query(text), table=table(info), where=sql.SQL(" AND ").join(conditions))
     params: dict[str, Any] = {
         **where.params,
         "language": info.text_language,
         "query_text": text,
         "k": k,
+        "k1": BM25_K1,
+        "b": BM25_B,
         "exclude_id": exclude_id,
     }
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
