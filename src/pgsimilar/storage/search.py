@@ -99,6 +99,18 @@ def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *,
         "k": plan.k,
         "exclude_id": plan.exclude_id,
     }
+    return _execute(conn, statement, params, settings, explain=explain)
+
+
+def _execute(
+    conn: Connection[Any],
+    statement: sql.Composed,
+    params: dict[str, Any],
+    settings: dict[str, str],
+    *,
+    explain: bool,
+) -> SearchRun:
+    """Run ``statement`` in its own transaction with ``settings`` local to it, timed, and its plan if asked."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         for name, value in settings.items():
             cur.execute("SELECT set_config(%s, %s, true)", (name, value))
@@ -110,11 +122,7 @@ def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *,
             explained = cur.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params).fetchall()
             plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
     return SearchRun(
-        rows=rows,
-        sql=readable_sql(statement, conn),
-        settings=settings,
-        seconds=seconds,
-        plan=plan_text,
+        rows=rows, sql=readable_sql(statement, conn), settings=settings, seconds=seconds, plan=plan_text
     )
 
 
@@ -199,14 +207,4 @@ ORDER BY s.rank DESC, d.id"""
         "b": BM25_B,
         "exclude_id": exclude_id,
     }
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        started = time.perf_counter()
-        rows = cur.execute(statement, params).fetchall()
-        seconds = time.perf_counter() - started
-        plan_text = ""
-        if explain:
-            explained = cur.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params).fetchall()
-            plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
-    return SearchRun(
-        rows=rows, sql=readable_sql(statement, conn), settings={}, seconds=seconds, plan=plan_text
-    )
+    return _execute(conn, statement, params, {}, explain=explain)
