@@ -79,7 +79,9 @@ def test_hybrid_is_the_fusion_of_the_two_lists(docs: Collection) -> None:
         (item, pytest.approx(score)) for item, score in expected
     ]
     assert all(hit.distance is not None for hit in hybrid if hit.id in vector)
-    assert hybrid.explain is not None and "<=>" in hybrid.explain.sql and "content_tsv @@" in hybrid.explain.sql
+    assert (
+        hybrid.explain is not None and "<=>" in hybrid.explain.sql and "content_tsv @@" in hybrid.explain.sql
+    )
     weighted = docs.search(text, mode="hybrid", k=4, exact=True, weights=(0.0, 1.0))
     assert weighted.ids == keyword[:4]
 
