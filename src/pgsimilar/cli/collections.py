@@ -103,7 +103,8 @@ def list_(
     """List collections with their record counts."""
     with open_client() as client:
         infos = client.list_collections(namespace)
-        counts = [client.get_collection(info.name, namespace=info.namespace).count() for info in infos]
+        stored = client.record_counts()
+    counts = [stored.get((info.namespace, info.name), 0) for info in infos]
     if as_json:
         print_json([collection_dict(info, count) for info, count in zip(infos, counts, strict=True)])
         return

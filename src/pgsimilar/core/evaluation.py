@@ -19,7 +19,6 @@ pytrec_eval, for one ranked list of ids per query and a ``{doc id: grade}`` map 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
-from .loaders import records_from_jsonl
+from .loaders import json_lines, read_text_file, records_from_jsonl
 from .types import SearchMode, UpsertResult
 
 if TYPE_CHECKING:
@@ -127,30 +126,10 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str,
 # ---- reading BEIR files ------------------------------------------------------------------------------
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        # utf-8-sig: a byte-order mark written by some editors is not part of the first line.
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot be read ({exc.strerror})") from exc
-    return text.split("\n")  # not splitlines(): JSON strings may hold U+2028 and the like
-
-
 def read_queries(path: Path) -> dict[str, str]:
     """Query texts by id from JSON lines ``{"_id" (or "id"), "text"}``; other fields are ignored."""
     queries: dict[str, str] = {}
-    for number, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{where}: not valid JSON ({exc.msg})") from exc
+    for where, data in json_lines(path):
         if not isinstance(data, dict):
             raise InvalidInput(f"{where}: expected a JSON object, got {type(data).__name__}")
         query_id = data.get("_id", data.get("id"))
@@ -172,7 +151,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     lines, after an optional header line (recognised by a score column that is not an integer)."""
     qrels: dict[str, dict[str, int]] = {}
     first = True
-    for number, line in enumerate(_lines(path), start=1):
+    for number, line in enumerate(read_text_file(path).split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

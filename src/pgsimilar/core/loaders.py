@@ -23,17 +23,35 @@ TEXT_SUFFIXES = frozenset({".txt", ".jsonl", ".csv"})
 LOADABLE_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file, or an :class:`InvalidRecord` saying why it cannot be read."""
     # utf-8-sig: files saved by Excel and Notepad start with a byte-order mark, which is not content.
     try:
         return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidRecord(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise InvalidRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise InvalidRecord(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """``(file:line, value)`` of every non-blank line of a JSON-lines file."""
+    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
+    for number, line in enumerate(read_text_file(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{where}: not valid JSON ({exc.msg})") from exc
 
 
 def records_from_txt(path: Path, record_id: str | None = None) -> Iterator[Record]:
     """The whole file as one record; its id is ``record_id``, by default the file name without extension."""
-    yield Record(id=record_id or path.stem, content=_read_text(path), metadata={"source": path.name})
+    yield Record(id=record_id or path.stem, content=read_text_file(path), metadata={"source": path.name})
 
 
 def record_from_json(data: object, where: str) -> Record:
@@ -69,22 +87,14 @@ def record_from_json(data: object, where: str) -> Record:
 
 def records_from_jsonl(path: Path) -> Iterator[Record]:
     """One record per non-blank line (see :func:`record_from_json`)."""
-    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRecord(f"{where}: not valid JSON ({exc.msg})") from exc
+    for where, data in json_lines(path):
         yield record_from_json(data, where)
 
 
 def records_from_csv(path: Path) -> Iterator[Record]:
     """Rows with an ``id`` and a ``text`` (or ``content``) column; ``metadata`` may hold a JSON object,
     and every other column becomes a metadata field."""
-    with io.StringIO(_read_text(path), newline="") as handle:
+    with io.StringIO(read_text_file(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
         if not columns & {"text", "content"}:
@@ -148,13 +158,13 @@ def read_sidecar(path: Path) -> dict[str, dict[str, Any]]:
     names) and one column per field, or a JSON object ``{file: {field: value}}``."""
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(_read_text(path))
+            data = json.loads(read_text_file(path))
         except json.JSONDecodeError as exc:
             raise InvalidRecord(f"{path}: not valid JSON ({exc.msg})") from exc
         if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
             raise InvalidRecord(f"{path}: a JSON sidecar maps file names to metadata objects")
         return {str(key): value for key, value in data.items()}
-    with io.StringIO(_read_text(path), newline="") as handle:
+    with io.StringIO(read_text_file(path), newline="") as handle:
         reader = csv.DictReader(handle)
         if "file" not in (reader.fieldnames or []):
             raise InvalidRecord(f"{path}: a CSV sidecar needs a 'file' column")
