@@ -10,6 +10,7 @@
 from .config import Settings
 from .core.client import DEFAULT_NAMESPACE, Client
 from .core.collection import Collection
+from .core.jobs import ItemError, Job, JobStatus, UploadedFile, UrlToFetch
 from .core.types import (
     CollectionInfo,
     Explain,
@@ -33,12 +34,16 @@ from .errors import (
     DimensionMismatch,
     EmbedderError,
     EmbedderUnavailable,
+    FetchFailed,
+    InvalidArchive,
     InvalidFilter,
     InvalidImage,
     InvalidInput,
     InvalidName,
     InvalidRecord,
     InvalidVector,
+    JobFinished,
+    JobNotFound,
     MissingDependency,
     NamespaceExists,
     NamespaceNotFound,
@@ -47,6 +52,7 @@ from .errors import (
     RecordExists,
     RecordNotFound,
     UnsupportedModality,
+    UrlRefused,
 )
 
 __version__ = "0.1.0"
@@ -66,15 +72,22 @@ __all__ = [
     "EmbedderError",
     "EmbedderUnavailable",
     "Explain",
+    "FetchFailed",
     "Hit",
     "IndexKind",
     "IndexSettings",
+    "InvalidArchive",
     "InvalidFilter",
     "InvalidImage",
     "InvalidInput",
     "InvalidName",
     "InvalidRecord",
     "InvalidVector",
+    "ItemError",
+    "Job",
+    "JobFinished",
+    "JobNotFound",
+    "JobStatus",
     "Metric",
     "MissingDependency",
     "Modality",
@@ -90,6 +103,9 @@ __all__ = [
     "Settings",
     "Storage",
     "UnsupportedModality",
+    "UploadedFile",
     "UpsertResult",
+    "UrlRefused",
+    "UrlToFetch",
     "__version__",
 ]

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="Directory of the embedded database (and, later, upload spool).",
+        description="Directory of the embedded database.",
     )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
@@ -90,6 +90,41 @@ class Settings(BaseSettings):
     openai_batch_size: int = Field(default=256, ge=1, le=2048)
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=5, ge=0)
+
+    # ---- upload jobs ----
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Job worker threads inside `pgsimilar serve` (0: only `pgsimilar worker`).",
+    )
+    job_batch_size: int = Field(default=16, ge=1, le=1_000, description="Job items a worker claims at once.")
+    job_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a worker's claim on items lasts; a worker that dies lets them go after this.",
+    )
+    job_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker looks for work.")
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Claims of one item (e.g. by workers that crashed) before it is failed."
+    )
+    max_upload_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Largest upload request (files and archives)."
+    )
+    max_upload_items: int = Field(
+        default=10_000, ge=1, description="Most items (files, archive members, lines, URLs) in one upload."
+    )
+    max_archive_unpacked_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1, description="Largest total size of an archive's unpacked files."
+    )
+    max_archive_ratio: float = Field(
+        default=100.0, gt=1, description="Largest unpacked/packed size ratio of an archive (zip-bomb guard)."
+    )
+    url_allow_private_addresses: bool = Field(
+        default=False,
+        description="Fetch URLs on loopback, private, link-local and metadata addresses (off: refused).",
+    )
+    url_timeout_seconds: float = Field(default=30.0, gt=0, description="Time limit of one URL fetch.")
+    url_max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed per URL.")
 
     @field_validator("database_url")
     @classmethod

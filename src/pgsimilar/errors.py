@@ -9,11 +9,13 @@ Every error is a :class:`PgsimilarError`, so ``except PgsimilarError`` catches a
     ├── NotFound                    (also a LookupError)
     │   ├── NamespaceNotFound
     │   ├── CollectionNotFound
-    │   └── RecordNotFound
+    │   ├── RecordNotFound
+    │   └── JobNotFound
     ├── AlreadyExists
     │   ├── NamespaceExists
     │   ├── CollectionExists
     │   └── RecordExists
+    ├── JobFinished                 a finished job cannot be cancelled
     ├── InvalidInput                (also a ValueError)
     │   ├── InvalidName
     │   ├── InvalidFilter
@@ -21,7 +23,10 @@ Every error is a :class:`PgsimilarError`, so ``except PgsimilarError`` catches a
     │   │   └── DimensionMismatch
     │   ├── InvalidRecord
     │   ├── InvalidImage
+    │   ├── InvalidArchive          corrupt, empty, or over a size/ratio limit (bomb)
+    │   ├── UrlRefused              a URL that is not fetched (scheme, private address)
     │   └── UnsupportedModality
+    ├── FetchFailed                 fetching a URL failed (status, timeout, size)
     └── EmbedderError               the model or the embedding service failed
         └── EmbedderUnavailable     the embedding service cannot be reached
 
@@ -68,6 +73,10 @@ class RecordNotFound(NotFound):
     """No record with that id in the collection."""
 
 
+class JobNotFound(NotFound):
+    """No upload job with that id (or none the caller may see)."""
+
+
 class AlreadyExists(PgsimilarError):
     """Something to be created exists already."""
 
@@ -82,6 +91,10 @@ class CollectionExists(AlreadyExists):
 
 class RecordExists(AlreadyExists):
     """``add`` was given ids that are already stored (use ``upsert`` to replace them)."""
+
+
+class JobFinished(PgsimilarError):
+    """The job has finished already (succeeded, failed or cancelled), so it cannot be cancelled."""
 
 
 class InvalidInput(PgsimilarError, ValueError):
@@ -112,8 +125,20 @@ class InvalidImage(InvalidInput):
     """An image that cannot be stored: corrupt, empty, of an unsupported format, or over a size limit."""
 
 
+class InvalidArchive(InvalidInput):
+    """An archive that cannot be unpacked: corrupt, empty, or over a size, count or ratio limit."""
+
+
+class UrlRefused(InvalidInput):
+    """A URL that is not fetched: not http(s), or pointing at a loopback, private or metadata address."""
+
+
 class UnsupportedModality(InvalidInput):
     """The collection's embedder cannot embed this kind of input (e.g. text for ``none``)."""
+
+
+class FetchFailed(PgsimilarError):
+    """Fetching a URL failed: an HTTP error status, a timeout, too many redirects, or a body over the limit."""
 
 
 class EmbedderError(PgsimilarError):

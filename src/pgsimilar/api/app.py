@@ -15,10 +15,11 @@ from fastapi.responses import RedirectResponse
 from .. import __version__
 from ..config import Settings
 from ..core.client import Client
+from ..core.worker import WorkerThreads
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
-from .routers import collections, compat, evaluation, health, namespaces, records, search
+from .routers import collections, compat, evaluation, health, jobs, namespaces, records, search
 from .schemas import ERROR_RESPONSES
 
 
@@ -52,9 +53,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_client = client is None
         app.state.client = client or await anyio.to_thread.run_sync(lambda: Client(settings=settings))
+        workers = WorkerThreads(app.state.client, settings.job_workers)
+        workers.start()
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(workers.stop)
             if own_client:
                 app.state.client.close()
 
@@ -73,7 +77,6 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.state.max_request_bytes = settings.max_request_bytes
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -82,10 +85,13 @@ def create_app(
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, upload_max_bytes=settings.max_upload_bytes
+    )
 
-    for module in (namespaces, collections, records, search, evaluation, compat, health):
+    for module in (namespaces, collections, records, search, evaluation, compat, jobs, health):
         app.include_router(module.router)
+    app.include_router(jobs.uploads_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -17,7 +17,9 @@ from ..errors import (
     DatabaseUnavailable,
     EmbedderError,
     EmbedderUnavailable,
+    FetchFailed,
     InvalidInput,
+    JobFinished,
     NotFound,
     PgsimilarError,
 )
@@ -28,6 +30,8 @@ logger = logging.getLogger("pgsimilar.api")
 _STATUS: tuple[tuple[type[PgsimilarError], int], ...] = (
     (NotFound, 404),
     (AlreadyExists, 409),
+    (JobFinished, 409),
+    (FetchFailed, 502),
     (InvalidInput, 400),
     (DatabaseUnavailable, 503),
     (EmbedderUnavailable, 503),
@@ -83,9 +87,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-    message = str(exc.detail)
-    if exc.status_code == 413:  # FastAPI's body limit cut a body that came without Content-Length
-        message = too_large_message(request.app.state.max_request_bytes)
+    message = str(exc.detail)  # a 413 from the body limit carries the limit of its route in its detail
     return JSONResponse(
         error_body(codes.get(exc.status_code, "http_error"), message),
         status_code=exc.status_code,

@@ -235,3 +235,47 @@ class HealthPublic(BaseModel):
     models: dict[str, bool] = Field(
         description="Embedders this process built, and whether their model is loaded"
     )
+
+
+# ---- upload jobs -------------------------------------------------------------------------------------
+
+
+class UrlIn(Strict):
+    url: str = Field(max_length=2048, description="http(s) URL of an image or a text document")
+    id: str | None = Field(default=None, description="Record id; by default derived from the content")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class UrlsUpload(Strict):
+    urls: list[str | UrlIn] = Field(min_length=1, description="URLs, as strings or objects")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Metadata of every item")
+
+
+class ItemErrorPublic(BaseModel):
+    name: str = Field(description="File, archive member, file:line or URL")
+    reason: str
+    source: str | None = Field(default=None, description="The uploaded file the item came from")
+
+
+class JobPublic(BaseModel):
+    id: str
+    namespace: str
+    collection: str
+    status: Literal["queued", "running", "succeeded", "partially_failed", "failed", "cancelled"]
+    total: int = Field(
+        description="Items (files, archive members, lines, URLs); grows as archives are unpacked"
+    )
+    done: int
+    failed: int
+    cancelled: int
+    percent: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    errors: list[ItemErrorPublic] = Field(description="Failed items (the first 1,000), in upload order")
+
+
+class JobList(BaseModel):
+    data: list[JobPublic]
+    count: int

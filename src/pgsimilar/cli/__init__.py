@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import collections, db, keys
+from . import collections, db, jobs, keys
 from .demo import demo
 from .evaluate import evaluate_command
 from .records import add
@@ -20,11 +20,13 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(collections.app, name="collections")
 app.add_typer(keys.app, name="keys")
+app.add_typer(jobs.app, name="jobs")
 app.command()(serve)
 app.command()(add)
 app.command()(search)
 app.command()(demo)
 app.command("eval")(evaluate_command)
+app.command()(jobs.worker)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from ..errors import CollectionExists, DimensionMismatch, InvalidInput
 from ..storage import catalog, tables
 from ..storage.database import Database
 from .collection import Collection
+from .jobs import JobQueue
 from .keys import ApiKeys
 from .types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
 from .validation import check_name
@@ -74,6 +75,8 @@ class Client:
         self.database = Database(settings)
         self.keys = ApiKeys(self.database)
         """API keys of the service (see :class:`pgsimilar.core.keys.ApiKeys`)."""
+        self.jobs = JobQueue(self.database, settings)
+        """Upload jobs (see :class:`pgsimilar.core.jobs.JobQueue`)."""
         self._embedders: dict[tuple[str, str], Embedder] = {}
         self._embedders_lock = threading.Lock()
 

@@ -105,10 +105,11 @@ def records_from_csv(path: Path) -> Iterator[Record]:
             where = f"{path}:{reader.line_num}"
             if None in row:
                 raise InvalidRecord(f"{where}: more fields than the header has columns")
-            yield _record_from_row(row, where)
+            yield record_from_row(row, where)
 
 
-def _record_from_row(row: dict[str, Any], where: str) -> Record:
+def record_from_row(row: dict[str, Any], where: str) -> Record:
+    """A record from a CSV row: ``id``, ``text`` or ``content``, ``metadata`` (JSON); other columns are metadata."""
     row = dict(row)
     metadata: dict[str, Any] = {}
     raw_metadata = row.pop("metadata", None)
@@ -154,24 +155,30 @@ SIDECAR_NAMES = ("metadata.csv", "metadata.json")
 
 
 def read_sidecar(path: Path) -> dict[str, dict[str, Any]]:
-    """Image metadata from a sidecar: a CSV with a ``file`` column (paths relative to the folder, or file
-    names) and one column per field, or a JSON object ``{file: {field: value}}``."""
-    if path.suffix.lower() == ".json":
+    """Image metadata from a sidecar file (see :func:`parse_sidecar`)."""
+    return parse_sidecar(read_text_file(path), str(path))
+
+
+def parse_sidecar(text: str, name: str) -> dict[str, dict[str, Any]]:
+    """Image metadata from a sidecar's text: a CSV with a ``file`` column (paths relative to the folder,
+    or file names) and one column per field, or (``name`` ending in .json) a JSON object
+    ``{file: {field: value}}``."""
+    if name.lower().endswith(".json"):
         try:
-            data = json.loads(read_text_file(path))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidRecord(f"{path}: not valid JSON ({exc.msg})") from exc
+            raise InvalidRecord(f"{name}: not valid JSON ({exc.msg})") from exc
         if not isinstance(data, dict) or not all(isinstance(value, dict) for value in data.values()):
-            raise InvalidRecord(f"{path}: a JSON sidecar maps file names to metadata objects")
+            raise InvalidRecord(f"{name}: a JSON sidecar maps file names to metadata objects")
         return {str(key): value for key, value in data.items()}
-    with io.StringIO(read_text_file(path), newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         if "file" not in (reader.fieldnames or []):
-            raise InvalidRecord(f"{path}: a CSV sidecar needs a 'file' column")
+            raise InvalidRecord(f"{name}: a CSV sidecar needs a 'file' column")
         rows = {}
         for row in reader:
-            name = row.pop("file") or ""
-            rows[name] = {key: value for key, value in row.items() if key and value not in (None, "")}
+            file_name = row.pop("file") or ""
+            rows[file_name] = {key: value for key, value in row.items() if key and value not in (None, "")}
         return rows
 
 

@@ -131,10 +131,31 @@ def m003_full_text_search(conn: Connection[Any]) -> None:
         create_content_tsv_index(conn, table_name, collection_id)
 
 
+def m004_upload_jobs(conn: Connection[Any]) -> None:
+    """Job items get a kind (what their payload is) and the id of the record they became; an archive or
+    records file that was unpacked into items of its own is 'expanded'."""
+    conn.execute(
+        """
+        ALTER TABLE pgsimilar.job_items
+            ADD COLUMN kind text NOT NULL DEFAULT 'image'
+                CHECK (kind IN ('image', 'record', 'archive', 'records_file', 'url')),
+            ADD COLUMN record_id text,
+            ADD COLUMN source text,
+            DROP CONSTRAINT job_items_status_check,
+            ADD CONSTRAINT job_items_status_check
+                CHECK (status IN ('pending', 'done', 'failed', 'cancelled', 'expanded'));
+        ALTER TABLE pgsimilar.job_items ALTER COLUMN kind DROP DEFAULT;
+        CREATE INDEX jobs_active_idx ON pgsimilar.jobs (created_at) WHERE status IN ('queued', 'running');
+        CREATE INDEX job_items_failed_idx ON pgsimilar.job_items (job_id, position) WHERE status = 'failed';
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "m001_create_catalog", m001_create_catalog),
     Migration(2, "m002_image_columns", m002_image_columns),
     Migration(3, "m003_full_text_search", m003_full_text_search),
+    Migration(4, "m004_upload_jobs", m004_upload_jobs),
 )
 
 
