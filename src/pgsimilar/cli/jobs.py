@@ -155,20 +155,26 @@ def worker(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with open_client() as client:
-        workers = [Worker(client) for _ in range(threads)]
-        console.print(f"worker {workers[0].name}: {threads} thread(s), waiting for jobs", highlight=False)
-        if exit_when_idle:
-            while not stop.is_set() and any(w.run_once() for w in workers):
-                pass
-            return
-        running = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
-        for thread in running:
-            thread.start()
-        while any(thread.is_alive() for thread in running):
-            stop.wait(0.5)
-            if stop.is_set():
-                for thread in running:
-                    thread.join()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with open_client() as client:
+            _work(client, threads, exit_when_idle, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _work(client: Client, threads: int, exit_when_idle: bool, stop: threading.Event) -> None:
+    workers = [Worker(client) for _ in range(threads)]
+    console.print(f"worker {workers[0].name}: {threads} thread(s), waiting for jobs", highlight=False)
+    if exit_when_idle:
+        while not stop.is_set() and any([w.run_once() for w in workers]):
+            pass
+        return
+    running = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
+    for thread in running:
+        thread.start()
+    while not stop.wait(0.5):
+        pass
+    for thread in running:
+        thread.join()

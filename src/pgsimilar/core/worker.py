@@ -73,6 +73,11 @@ class Worker:
             except psycopg.Error as exc:
                 logger.warning("job worker %s: database error: %s", self.name, exc)
                 busy = False
+            except Exception:
+                # A bug met on some item must not stop the worker: the item's claim runs out, it is
+                # tried again, and after job_max_attempts it fails with the others carrying on.
+                logger.exception("job worker %s: unexpected error", self.name)
+                busy = False
             if busy:
                 continue
             if wake is not None:
