@@ -3,10 +3,12 @@ over, and every item ends up stored exactly once. Also ``pgsimilar jobs`` on the
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +127,26 @@ def test_jobs_commands_list_show_cancel_and_a_worker_that_exits_when_idle(
     watched = cli("jobs", "show", queued.id, "--watch", "--json")
     assert watched.exit_code == 0 and json.loads(watched.output)["status"] == "succeeded"
     assert cli("jobs", "show", "no-such-job").exit_code != 0
+
+
+def test_add_takes_archives_through_the_job_path(
+    cli: Cli, pictures: Collection, tmp_path: Path, client: Client
+) -> None:
+    archive, _, _ = zip_of_pngs(5)
+    path = tmp_path / "fashion.zip"
+    path.write_bytes(_appended(archive, "../evil.png", b"x"))
+    result = cli("add", pictures.name, str(path), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["status"], summary["stored"], summary["failed"]) == ("partially_failed", 5, 1)
+    assert summary["errors"][0]["name"] == "../evil.png"
+    assert pictures.count() == 5
+    again = cli("add", pictures.name, str(path))
+    assert "5 stored, 1 failed" in again.output and pictures.count() == 5
+
+
+def _appended(archive: bytes, name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO(archive)
+    with zipfile.ZipFile(buffer, "a") as extended:
+        extended.writestr(name, data)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from ..config import Settings
@@ -78,3 +79,16 @@ def parse_json_option(value: str | None, option: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{option} is not valid JSON: {exc.msg} (at character {exc.pos})") from exc
+
+
+def progress_bar(label: str, *, quiet: bool = False) -> Progress:
+    """A bar with the count done, items per second (a task field ``rate`` the caller updates) and time left."""
+    return Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )

@@ -9,13 +9,12 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..core.client import Client
 from ..core.jobs import Job
 from ..core.worker import Worker
-from .common import JsonOption, console, open_client, print_json, reports_errors
+from .common import JsonOption, console, open_client, print_json, progress_bar, reports_errors
 
 app = typer.Typer(help="Upload jobs: list them, follow one's progress, cancel one.")
 JobIdArgument = Annotated[str, typer.Argument(help="Job id (see jobs list).")]
@@ -83,23 +82,10 @@ def _print_job(job: Job) -> None:
 def follow(client: Client, job_id: str, *, quiet: bool = False) -> Job:
     """Poll a job until it finishes, with a progress bar (items/s and time left)."""
     job = client.jobs.get(job_id, max_errors=0)
-    with Progress(
-        TextColumn("[bold]{task.fields[status]}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task("job", total=job.total, status=job.status.value, rate="")
+    with progress_bar(f"job {job.id[:8]}", quiet=quiet) as progress:
+        task = progress.add_task("job", total=job.total, rate="")
         while True:
-            progress.update(
-                task,
-                total=job.total,
-                completed=job.done + job.failed + job.cancelled,
-                status=job.status.value,
-            )
+            progress.update(task, total=job.total, completed=job.done + job.failed + job.cancelled)
             speed = progress.tasks[0].speed
             progress.update(task, rate=f"{speed:,.1f} items/s" if speed else "")
             if job.finished:
