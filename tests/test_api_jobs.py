@@ -178,6 +178,11 @@ def test_upload_size_and_item_limits(
         three = [("files", (f"{n}.png", b"x")) for n in range(3)]
         assert "at most 2 items" in assert_error(http.post(path, files=three), 400)["message"]
         assert http.post(path, files=three[:2]).status_code == 202
+        metrics = http.get("/metrics").text
+        backlog = next(
+            line for line in metrics.splitlines() if line.startswith("pgsimilar_job_items_pending ")
+        )
+        assert float(backlog.split()[1]) >= 0  # a number (other tests' workers may have taken the items)
 
 
 def test_keys_see_and_cancel_only_their_namespace_s_jobs(

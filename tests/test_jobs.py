@@ -247,6 +247,7 @@ def test_text_records_uploaded_to_an_image_model_collection_are_item_errors(
 
 def test_cancel_stops_a_queued_job(client: Client, images: Collection, pngs: list[bytes]) -> None:
     job = client.jobs.upload(images, files=[UploadedFile(f"{n}.png", d) for n, d in enumerate(pngs[:5])])
+    assert client.jobs.pending_items() >= 5
     cancelled = client.jobs.cancel(job.id)
     assert (cancelled.status, cancelled.cancelled, cancelled.percent) == (JobStatus.CANCELLED, 5, 100.0)
     assert Worker(client).run_once() == 0 or client.jobs.get(job.id).done == 0

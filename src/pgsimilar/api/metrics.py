@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, latencies, search latency, and records per collection (read at scrape)."""
+"""Prometheus metrics: requests, latencies, search latency; records per collection and the job backlog
+(read at scrape)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ class _RecordCounts(Collector):
         yield gauge
 
 
+class _JobBacklog(Collector):
+    """``pgsimilar_job_items_pending``: upload items waiting for a worker (read when scraped)."""
+
+    def __init__(self, client: Callable[[], Client | None]) -> None:
+        self._client = client
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("pgsimilar_job_items_pending", "Upload job items not processed yet")
+        client = self._client()
+        if client is not None:
+            gauge.add_metric([], client.jobs.pending_items())
+        yield gauge
+
+
 class Metrics:
     """The metrics of one app (its own registry, so several apps in one process do not collide)."""
 
@@ -50,6 +65,7 @@ class Metrics:
             "pgsimilar_search_duration_seconds", "Search latency, embedding included", registry=self.registry
         )
         self.registry.register(_RecordCounts(client))
+        self.registry.register(_JobBacklog(client))
 
 
 class MetricsMiddleware:

@@ -191,6 +191,11 @@ class JobQueue:
             rows = job_sql.list_jobs(conn, namespaces, limit=limit, offset=offset)
         return [_job_from_row(row, []) for row in rows]
 
+    def pending_items(self) -> int:
+        """Items of queued and running jobs that no worker has finished yet."""
+        with self._database.connection() as conn:
+            return job_sql.active_items(conn)
+
     def cancel(self, job_id: str | uuid.UUID) -> Job:
         """Stop a queued or running job; items being embedded right now may still be stored.
         JobFinished if it has finished already."""
