@@ -19,8 +19,9 @@ CLASSES = (
 )  # fmt: skip
 
 
-def fashion_test_set(count: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """The first ``count`` test images (28x28 grey) and their labels; skips if the data is missing."""
+def fashion_test_set(count: int | None = None) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """The first ``count`` (default: all 10,000) test images (28x28 grey) and their labels; skips the
+    test if the data is missing."""
     images_path = FASHION_MNIST / "t10k-images-idx3-ubyte.gz"
     labels_path = FASHION_MNIST / "t10k-labels-idx1-ubyte.gz"
     if not (images_path.is_file() and labels_path.is_file()):

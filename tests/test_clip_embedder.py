@@ -9,7 +9,6 @@ so these tests check mechanics, not meaning; ``test_real_weights_*`` checks mean
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -29,9 +28,10 @@ from pgsimilar.embedders.clip import ClipEmbedder
 from pgsimilar.embedders.registry import create_embedder
 from pgsimilar.errors import ConfigurationError, EmbedderError, EmbedderUnavailable, InvalidInput
 
+from .fashion_mnist import fashion_test_set
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TOKENIZER_DIR = SHARED / "models" / "clip-vit-base-patch32-tokenizer"
-FASHION_MNIST = SHARED / "data" / "fashion-mnist"
 TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
@@ -331,14 +331,8 @@ def test_collection_embeds_and_searches_text_with_clip(
 
 def read_fashion_mnist(count: int) -> tuple[list[Image.Image], list[int]]:
     """The first ``count`` Fashion-MNIST test images (28x28, greyscale) and their labels."""
-    if not FASHION_MNIST.is_dir():
-        pytest.skip(f"Fashion-MNIST is missing: {FASHION_MNIST}")
-    with gzip.open(FASHION_MNIST / "t10k-images-idx3-ubyte.gz") as images_file:
-        pixels = np.frombuffer(images_file.read(), dtype=np.uint8, offset=16)
-    with gzip.open(FASHION_MNIST / "t10k-labels-idx1-ubyte.gz") as labels_file:
-        labels = np.frombuffer(labels_file.read(), dtype=np.uint8, offset=8)
-    images = [Image.fromarray(pixels[i * 784 : (i + 1) * 784].reshape(28, 28), "L") for i in range(count)]
-    return images, [int(label) for label in labels[:count]]
+    pixels, labels = fashion_test_set(count)
+    return [Image.fromarray(image, "L") for image in pixels], [int(label) for label in labels]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import threading
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from pgsimilar.embedders.minilm_vision import MiniLMVisionEmbedder
 from pgsimilar.embedders.registry import create_embedder
 from pgsimilar.errors import InvalidInput
 
-FASHION_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-mnist"
+from .fashion_mnist import fashion_test_set
+
 FASHION_CLASSES = [
     "T-shirt/top",
     "trouser",
@@ -204,14 +204,7 @@ def test_text_finds_the_right_clip_art(embedder: MiniLMVisionEmbedder) -> None:
 
 
 def _fashion_mnist_sample(per_class: int) -> tuple[list[Image.Image], npt.NDArray[np.uint8]]:
-    images_path = FASHION_MNIST / "t10k-images-idx3-ubyte.gz"
-    labels_path = FASHION_MNIST / "t10k-labels-idx1-ubyte.gz"
-    if not (images_path.is_file() and labels_path.is_file()):
-        pytest.skip(f"Fashion-MNIST test set not found under {FASHION_MNIST}")
-    with gzip.open(images_path) as stream:
-        pixels = np.frombuffer(stream.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(labels_path) as stream:
-        labels = np.frombuffer(stream.read(), dtype=np.uint8, offset=8)
+    pixels, labels = fashion_test_set()
     # The first `per_class` test images of each class: a fixed, balanced sample.
     chosen = np.concatenate([np.flatnonzero(labels == label)[:per_class] for label in range(10)])
     return [Image.fromarray(pixels[index]).convert("RGB") for index in chosen], labels[chosen]
