@@ -10,12 +10,12 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 
 from .. import __version__
 from ..config import Settings
 from ..core.client import Client
 from ..core.worker import WorkerThreads
+from ..web import install_web
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
@@ -93,8 +93,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(jobs.uploads_router)
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    # The web UI: pages at / (the API keeps /v1, /docs, /health, ...), static files at /static.
+    install_web(app)
 
     return app
