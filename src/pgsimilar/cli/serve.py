@@ -22,7 +22,7 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo products and pictures first.")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the web UI (at /), the REST API (OpenAPI docs at /docs) and upload-job workers."""
     import uvicorn
 
     settings = Settings()
@@ -41,7 +41,10 @@ def serve(
             console.print(
                 f"[bold red]warning:[/] PGSIMILAR_AUTH=off: anyone who reaches {host}:{port} has full access"
             )
-        console.print(f"pgsimilar on http://{host}:{port} (docs at /docs; API keys {auth})", highlight=False)
+        console.print(
+            f"pgsimilar on http://{host}:{port}: web UI at /, API docs at /docs; API keys {auth}",
+            highlight=False,
+        )
         uvicorn.run(create_app(settings, client=client, host=host), host=host, port=port, log_level=log_level)
     finally:
         client.close()
