@@ -76,7 +76,11 @@ def test_an_upload_shows_live_progress_to_100_percent(
 def test_an_upload_without_files_or_with_bad_metadata_is_refused(
     page: Page, wardrobe: str, archive: Path
 ) -> None:
-    page.goto(f"/uploads?collection=default/{wardrobe}")
+    page.goto(f"/ns/default/c/{wardrobe}")
+    page.get_by_role("link", name="Upload files to it").click()
+    expect(page.get_by_label("Collection")).to_have_value(f"default/{wardrobe}")
+    page.get_by_role("button", name="Upload", exact=True).click()  # no files chosen
+    expect(page.get_by_label("Files")).to_have_js_property("validity.valueMissing", True)
     page.get_by_label("Files").set_input_files(archive)
     page.get_by_label("Metadata for every item").fill("[1, 2]")
     page.get_by_role("button", name="Upload", exact=True).click()
