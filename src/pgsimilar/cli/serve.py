@@ -44,6 +44,7 @@ def serve(
         console.print(
             f"pgsimilar on http://{host}:{port}: web UI at /, API docs at /docs; API keys {auth}",
             highlight=False,
+            soft_wrap=True,  # one line, however narrow the terminal: scripts and logs grep it
         )
         uvicorn.run(create_app(settings, client=client, host=host), host=host, port=port, log_level=log_level)
     finally:
