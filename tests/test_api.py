@@ -274,6 +274,7 @@ def test_a_collection_takes_an_index_spec(api: TestClient, ns: str) -> None:
         "ef_construction": 40,
         "lists": None,
         "built": True,
+        "search_defaults": {},
     }
     assert api.get(collection_path(ns, name)).json()["index"] == created["index"]
     assert api.delete(collection_path(ns, name)).status_code == 204

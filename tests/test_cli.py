@@ -488,6 +488,8 @@ def test_the_command_tree_is_the_documented_one() -> None:
         "collections list",
         "collections show",
         "collections drop",
+        "collections index",
+        "collections tune",
         "add",
         "search",
         "demo",

@@ -6,6 +6,7 @@ Build them where they are needed (``Settings()``); nothing here runs at import t
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     max_id_chars: int = Field(default=512, ge=1, description="Longest record id, in characters.")
     upsert_batch_size: int = Field(
         default=1_000, ge=1, description="Records written per transaction by loaders such as the CLI."
+    )
+    index_maintenance_work_mem: str | None = Field(
+        default=None,
+        description="maintenance_work_mem of index builds, e.g. '1GB' (default: chosen from the machine's memory).",
     )
 
     auth: Literal["auto", "on", "off"] = Field(
@@ -130,6 +135,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_means_embedded(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("index_maintenance_work_mem")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        match = re.fullmatch(r"\s*(\d+)\s*(kb|mb|gb|tb)\s*", value, re.IGNORECASE)
+        if not match:
+            raise ValueError(f"expected a size such as '512MB' or '2GB', got {value!r}")
+        units = {"kb": "kB", "mb": "MB", "gb": "GB", "tb": "TB"}
+        return f"{int(match.group(1))}{units[match.group(2).lower()]}"
 
     @field_validator("data_dir")
     @classmethod

@@ -16,6 +16,8 @@ Every error is a :class:`PgsimilarError`, so ``except PgsimilarError`` catches a
     │   ├── CollectionExists
     │   └── RecordExists
     ├── JobFinished                 a finished job cannot be cancelled
+    ├── IndexBuildFailed            building an index failed (nothing half-built is left behind)
+    │   └── IndexBuildRunning       another index build of the collection is running
     ├── InvalidInput                (also a ValueError)
     │   ├── InvalidName
     │   ├── InvalidFilter
@@ -95,6 +97,14 @@ class RecordExists(AlreadyExists):
 
 class JobFinished(PgsimilarError):
     """The job has finished already (succeeded, failed or cancelled), so it cannot be cancelled."""
+
+
+class IndexBuildFailed(PgsimilarError):
+    """Building an index failed or was cancelled; the invalid index it left was dropped."""
+
+
+class IndexBuildRunning(IndexBuildFailed):
+    """Another index build (create, rebuild or drop) of the same collection is running; try later."""
 
 
 class InvalidInput(PgsimilarError, ValueError):

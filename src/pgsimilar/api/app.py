@@ -19,7 +19,7 @@ from ..web import install_web
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
-from .routers import collections, compat, evaluation, health, jobs, namespaces, records, search
+from .routers import collections, compat, evaluation, health, indexes, jobs, namespaces, records, search
 from .schemas import ERROR_RESPONSES
 
 
@@ -89,7 +89,7 @@ def create_app(
         BodySizeLimit, max_bytes=settings.max_request_bytes, upload_max_bytes=settings.max_upload_bytes
     )
 
-    for module in (namespaces, collections, records, search, evaluation, compat, jobs, health):
+    for module in (namespaces, collections, indexes, records, search, evaluation, compat, jobs, health):
         app.include_router(module.router)
     app.include_router(jobs.uploads_router)
 

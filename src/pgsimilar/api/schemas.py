@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.types import IndexKind, Metric, SearchMode, Storage
+from ..core.types import IndexKind, Metric, Quantization, SearchMode, Storage
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["docs"])]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -77,6 +77,10 @@ class CollectionCreate(Strict):
     index: IndexKind | IndexSpec = Field(
         default=IndexKind.HNSW, description="'hnsw', 'ivfflat', 'none' or a spec"
     )
+    quantization: Quantization = Field(
+        default=Quantization.NONE,
+        description="'binary': an HNSW index over one bit per dimension, re-ranked at full precision",
+    )
 
 
 class IndexState(BaseModel):
@@ -85,6 +89,9 @@ class IndexState(BaseModel):
     ef_construction: int | None = None
     lists: int | None = None
     built: bool = Field(description="False for an IVFFlat index that waits for the first rows")
+    search_defaults: dict[str, int] = Field(
+        default_factory=dict, description="ef_search, probes or rerank stored by tuning"
+    )
 
 
 class CollectionPublic(BaseModel):
@@ -95,6 +102,7 @@ class CollectionPublic(BaseModel):
     dimensions: int
     metric: Metric
     storage: Storage
+    quantization: Quantization = Quantization.NONE
     index: IndexState
     text_language: str
     count: int
@@ -104,6 +112,38 @@ class CollectionPublic(BaseModel):
 class CollectionList(BaseModel):
     data: list[CollectionPublic]
     count: int
+
+
+class IndexBuildPublic(BaseModel):
+    index: IndexState
+    seconds: float = Field(description="How long the build took")
+    size_bytes: int = Field(description="The index's size on disk")
+
+
+class TuneRequest(Strict):
+    target_recall: float = Field(default=0.95, gt=0, le=1, description="Recall@k to reach")
+    k: int = Field(default=10, ge=1, le=1000)
+    sample: int = Field(default=200, ge=1, le=10_000, description="Stored records used as queries")
+
+
+class TunePointPublic(BaseModel):
+    value: int
+    recall: float = Field(description="Mean recall@k")
+    recall_low: float = Field(description="Lower end of the 95% confidence interval of the mean")
+    latency_ms: float = Field(description="Median SQL time of one query")
+
+
+class TunePublic(BaseModel):
+    parameter: Literal["ef_search", "probes", "rerank"]
+    value: int = Field(description="Stored as the collection's default")
+    recall: float
+    recall_low: float
+    latency_ms: float
+    reached: bool = Field(description="False if no value reached the target (the largest tried is stored)")
+    target_recall: float
+    k: int
+    queries: int
+    curve: list[TunePointPublic]
 
 
 class RecordIn(Strict):
@@ -162,6 +202,9 @@ class SearchRequest(Strict):
     exact: bool = False
     ef_search: int | None = Field(default=None, ge=1, le=1000)
     probes: int | None = Field(default=None, ge=1, le=32768)
+    rerank: int | None = Field(
+        default=None, ge=1, le=100, description="Binary quantization: candidates per hit to re-rank (4)"
+    )
     min_score: FiniteFloat | None = None
     include: list[Include] = Field(default=["metadata", "content"], description="Fields of each hit")
     mode: SearchMode = Field(default=SearchMode.VECTOR, description="vector, keyword (full-text) or hybrid")
@@ -195,6 +238,7 @@ class ExplainPublic(BaseModel):
     exact: bool
     fell_back_to_exact: bool
     plan: str
+    rerank: int | None = Field(default=None, description="Binary quantization: candidates re-ranked per hit")
 
 
 class SearchResponse(BaseModel):

@@ -1,4 +1,5 @@
-"""``pgsimilar collections``: create, list, show and drop collections."""
+"""``pgsimilar collections``: create, list, show and drop collections (``index`` and ``tune`` are in
+:mod:`.indexing`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..core.types import CollectionInfo, IndexKind, Metric, Storage
+from ..core.types import CollectionInfo, IndexKind, Metric, Quantization, Storage
 from .common import (
     DEFAULT_NS,
     JsonOption,
@@ -18,8 +19,11 @@ from .common import (
     print_json,
     reports_errors,
 )
+from .indexing import index, tune
 
-app = typer.Typer(help="Create, list, show and drop collections.")
+app = typer.Typer(help="Create, list, show and drop collections; build and tune their indexes.")
+app.command()(index)
+app.command()(tune)
 
 
 def collection_dict(info: CollectionInfo, count: int | None = None) -> dict[str, Any]:
@@ -31,7 +35,9 @@ def collection_dict(info: CollectionInfo, count: int | None = None) -> dict[str,
         "dimensions": info.dimensions,
         "metric": info.metric.value,
         "storage": info.storage.value,
+        "quantization": info.quantization.value,
         "index": {"kind": info.index.kind.value, **info.index.to_options()},
+        "search_defaults": dict(info.search_defaults),
         "text_language": info.text_language,
         "table": f"pgsimilar.{info.table_name}",
         "created_at": info.created_at.isoformat(),
@@ -59,6 +65,9 @@ def create(
         int | None, typer.Option(help="HNSW: build candidate list (default 64).")
     ] = None,
     lists: Annotated[int | None, typer.Option(help="IVFFlat: number of lists (default rows/1000).")] = None,
+    quantization: Annotated[
+        Quantization, typer.Option(help="binary: index one bit per dimension, re-rank at full precision.")
+    ] = Quantization.NONE,
     text_language: Annotated[
         str,
         typer.Option(help="PostgreSQL text-search language of keyword search (english, french, simple...)."),
@@ -79,6 +88,7 @@ def create(
             m=m,
             ef_construction=ef_construction,
             lists=lists,
+            quantization=quantization,
             text_language=text_language,
         )
         if as_json:

@@ -43,6 +43,9 @@ def search(
     exact: Annotated[bool, typer.Option("--exact", help="Compare every record (no index).")] = False,
     ef_search: Annotated[int | None, typer.Option(help="HNSW candidate list for this query.")] = None,
     probes: Annotated[int | None, typer.Option(help="IVFFlat lists to visit for this query.")] = None,
+    rerank: Annotated[
+        int | None, typer.Option(help="Binary quantization: candidates per hit re-ranked (default 4).")
+    ] = None,
     min_score: Annotated[float | None, typer.Option(help="Leave out hits scoring below this.")] = None,
     mode: Annotated[
         SearchMode, typer.Option(help="vector, keyword (full-text) or hybrid (both, fused by rank).")
@@ -69,6 +72,7 @@ def search(
             exact=exact,
             ef_search=ef_search,
             probes=probes,
+            rerank=rerank,
             min_score=min_score,
             mode=mode,
             explain=explain,

@@ -4,57 +4,23 @@ from __future__ import annotations
 
 import json
 import threading
-from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from ..config import Settings
 from ..embedders.base import Embedder
 from ..embedders.registry import create_embedder
 from ..errors import CollectionExists, DimensionMismatch, InvalidInput
-from ..storage import catalog, tables
+from ..storage import catalog, indexes, tables
 from ..storage.database import Database
 from .collection import Collection
+from .indexing import check_indexable, index_settings
 from .jobs import JobQueue
 from .keys import ApiKeys
-from .types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
-from .validation import check_name
+from .types import CollectionInfo, IndexKind, Metric, Quantization, Storage
+from .validation import check_name, choice
 
 DEFAULT_NAMESPACE = "default"
-
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def _choice(enum: type[_E], value: str | _E, what: str) -> _E:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InvalidInput(f"unknown {what} {value!r}; choose one of: {allowed}") from None
-
-
-def _index_settings(
-    kind: IndexKind, m: int | None, ef_construction: int | None, lists: int | None
-) -> IndexSettings:
-    def bounded(value: int | None, name: str, low: int, high: int) -> None:
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high
-        ):
-            raise InvalidInput(f"{name} must be an integer from {low} to {high}, got {value!r}")
-
-    if kind is not IndexKind.HNSW and (m is not None or ef_construction is not None):
-        raise InvalidInput("m and ef_construction are HNSW parameters; use index='hnsw'")
-    if kind is not IndexKind.IVFFLAT and lists is not None:
-        raise InvalidInput("lists is an IVFFlat parameter; use index='ivfflat'")
-    bounded(m, "m", 2, 100)
-    bounded(ef_construction, "ef_construction", 4, 1000)
-    bounded(lists, "lists", 1, 32768)
-    if kind is IndexKind.HNSW:
-        m = m or tables.HNSW_DEFAULTS["m"]
-        ef_construction = ef_construction or tables.HNSW_DEFAULTS["ef_construction"]
-        if ef_construction < 2 * m:
-            raise InvalidInput(f"ef_construction ({ef_construction}) must be at least 2 * m ({2 * m})")
-    return IndexSettings(kind=kind, m=m, ef_construction=ef_construction, lists=lists)
 
 
 class Client:
@@ -158,6 +124,7 @@ class Client:
         m: int | None = None,
         ef_construction: int | None = None,
         lists: int | None = None,
+        quantization: Quantization | str = Quantization.NONE,
         embedder_options: dict[str, Any] | None = None,
         text_language: str = "english",
         exist_ok: bool = False,
@@ -165,16 +132,20 @@ class Client:
         """Create a collection: its catalogue entry and its table (with the index, for HNSW).
 
         ``dimensions`` comes from the embedder; give it for ``embedder="none"`` (your own vectors) or to
-        ask a model that supports it (``openai``) for shorter vectors. ``text_language`` is the
+        ask a model that supports it (``openai``) for shorter vectors. ``storage="halfvec"`` stores
+        float16 (half the size; needed to index more than 2,000 dimensions). ``quantization="binary"``
+        indexes one bit per dimension (HNSW over ``binary_quantize(embedding)``, about 32 times smaller)
+        and re-ranks its candidates by the full-precision distance. ``text_language`` is the
         PostgreSQL text-search configuration of keyword search (``english``, ``french``, ``simple``...).
         With ``exist_ok`` an existing
         collection of the same embedder, dimensions and metric is returned instead of an error.
         """
         check_name(name)
         check_name(namespace, "namespace")
-        metric = _choice(Metric, metric, "metric")
-        storage = _choice(Storage, storage, "storage")
-        index_settings = _index_settings(_choice(IndexKind, index, "index"), m, ef_construction, lists)
+        metric = choice(Metric, metric, "metric")
+        storage = choice(Storage, storage, "storage")
+        quantization = choice(Quantization, quantization, "quantization")
+        spec = index_settings(choice(IndexKind, index, "index"), m, ef_construction, lists)
         options = dict(embedder_options or {})
         if dimensions is not None:
             options.setdefault("dimensions", dimensions)
@@ -183,7 +154,7 @@ class Client:
             raise DimensionMismatch(
                 f"embedder {embedder!r} makes {model.dimensions}-dimensional vectors, not {dimensions}"
             )
-        self._check_indexable(model.dimensions, storage, index_settings.kind)
+        check_indexable(model.dimensions, storage, spec.kind, quantization)
         try:
             with self.database.connection() as conn, conn.transaction():
                 if text_language not in catalog.text_search_configs(conn):
@@ -200,10 +171,13 @@ class Client:
                     dimensions=model.dimensions,
                     metric=metric,
                     storage=storage,
-                    index=index_settings,
+                    index=spec,
                     text_language=text_language,
+                    quantization=quantization,
                 )
                 tables.create_table(conn, info)
+                if spec.kind is IndexKind.HNSW:
+                    indexes.create_index(conn, info)  # IVFFlat waits for the first rows
         except CollectionExists:
             if not exist_ok:
                 raise
@@ -219,18 +193,6 @@ class Client:
                 ) from None
             return existing
         return Collection(self, info, model)
-
-    @staticmethod
-    def _check_indexable(dimensions: int, storage: Storage, kind: IndexKind) -> None:
-        if dimensions > tables.MAX_DIMENSIONS:
-            raise InvalidInput(f"pgvector stores at most {tables.MAX_DIMENSIONS} dimensions")
-        limit = tables.MAX_INDEXED_DIMENSIONS[storage]
-        if kind is not IndexKind.NONE and dimensions > limit:
-            hint = "use storage='halfvec' (up to 4000)" if storage is Storage.VECTOR else "use index='none'"
-            raise InvalidInput(
-                f"pgvector indexes {storage.value} columns of at most {limit} dimensions, "
-                f"not {dimensions}; {hint}"
-            )
 
     def get_collection(self, name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Collection:
         """The collection ``name`` of ``namespace``; CollectionNotFound (or NamespaceNotFound) otherwise."""

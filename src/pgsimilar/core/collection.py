@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL.Image import Image as PILImage
+from psycopg import Connection
 
 from ..embedders.base import Embedder, Modality
 from ..errors import EmbedderError, InvalidInput, RecordExists, RecordNotFound, UnsupportedModality
+from ..storage import indexes
 from ..storage import records as record_sql
-from ..storage import tables
+from . import bulk, indexing
 from .filters import compile_filter
 from .fusion import DEFAULT_RRF_K
 from .search import SearchRequest, run_request, storable
+from .tuning import Queries, TuneResult, tune_collection
 from .types import (
     CollectionInfo,
     Filter,
+    IndexBuild,
     IndexKind,
+    IndexProgress,
     Metric,
     Record,
     SearchMode,
@@ -29,9 +34,23 @@ from .types import (
     VectorLike,
 )
 from .validation import CheckedRecord, check_records
+from .validation import choice as _choice
 
 if TYPE_CHECKING:
     from .client import Client
+
+
+def _staged(record: CheckedRecord, embedded: dict[str, npt.NDArray[np.float32]]) -> record_sql.StagedRecord:
+    return record_sql.StagedRecord(
+        id=record.id,
+        content=record.content,
+        metadata=record.metadata,
+        content_hash=record.content_hash,
+        vector=record.vector if record.vector is not None else embedded.get(record.id),
+        media_type=record.image.media_type if record.image else None,
+        image=record.image.data if record.image else None,
+        thumbnail=record.image.thumbnail if record.image else None,
+    )
 
 
 class Collection:
@@ -114,39 +133,48 @@ class Collection:
             if record.vector is None and (record.id not in stored or stored[record.id] != record.content_hash)
         ]
         embedded = self._embed_records(to_embed)
-        staged = [
-            record_sql.StagedRecord(
-                id=record.id,
-                content=record.content,
-                metadata=record.metadata,
-                content_hash=record.content_hash,
-                vector=record.vector if record.vector is not None else embedded.get(record.id),
-                media_type=record.image.media_type if record.image else None,
-                image=record.image.data if record.image else None,
-                thumbnail=record.image.thumbnail if record.image else None,
-            )
-            for record in checked
-        ]
-        by_id = {record.id: record for record in checked}
-        with self._client.database.connection() as conn, conn.transaction():
-            counts = record_sql.write_records(
-                conn,
-                info,
-                staged,
-                replace=replace,
-                embed_late=lambda ids: self._embed_records([by_id[record_id] for record_id in ids]),
-            )
-            if not replace and counts.inserted < len(staged):
-                taken = record_sql.existing_ids(conn, info, list(by_id))
-                raise RecordExists(self._exists_message(taken))  # rolls the transaction back
-            if info.index.kind is IndexKind.IVFFLAT:
-                tables.ensure_embedding_index(conn, info)  # built once the first rows are in
+        staged = [_staged(record, embedded) for record in checked]
+        counts = self._store(checked, staged, replace=replace, first_load=not stored)
         return UpsertResult(
             inserted=counts.inserted,
             updated=counts.updated,
             unchanged=len(staged) - counts.inserted - counts.updated,
             embedded=len(to_embed),
         )
+
+    def _store(
+        self,
+        checked: list[CheckedRecord],
+        staged: list[record_sql.StagedRecord],
+        *,
+        replace: bool,
+        first_load: bool,
+    ) -> record_sql.WriteCounts:
+        info = self.info
+        by_id = {record.id: record for record in checked}
+
+        def embed_late(ids: list[str]) -> dict[str, npt.NDArray[np.float32]]:
+            return self._embed_records([by_id[record_id] for record_id in ids])
+
+        def verify(conn: Connection[Any], counts: record_sql.WriteCounts) -> None:
+            if not replace and counts.inserted < len(staged):
+                taken = record_sql.existing_ids(conn, info, list(by_id))
+                raise RecordExists(self._exists_message(taken))  # rolls the transaction back
+
+        large = len(staged) >= bulk.BULK_LOAD_MIN_RECORDS
+        if large and first_load:
+            loaded = bulk.load_into_empty(self, staged, replace=replace, embed_late=embed_late, verify=verify)
+            if loaded is not None:
+                return loaded
+        with self._client.database.connection() as conn:
+            with conn.transaction():
+                counts = record_sql.write_records(conn, info, staged, replace=replace, embed_late=embed_late)
+                verify(conn, counts)
+                if info.index.kind is IndexKind.IVFFLAT:
+                    indexes.ensure_index(conn, info)  # built once the first rows are in
+            if large:
+                record_sql.analyze(conn, info)
+        return counts
 
     def _exists_message(self, ids: Sequence[str]) -> str:
         shown = ", ".join(repr(record_id) for record_id in ids[:5])
@@ -225,18 +253,55 @@ class Collection:
                 raise RecordNotFound(f"no record with id {id!r} in {self.info.qualified_name}")
         return found
 
+    # ---- the approximate index -----------------------------------------------------------------------
+
     def index_built(self) -> bool:
         """Whether the approximate index exists (an IVFFlat index waits for the first rows)."""
         if self.info.index.kind is IndexKind.NONE:
             return False
         with self._client.database.connection() as conn:
-            return tables.embedding_index_exists(conn, self.info)
+            return indexes.index_exists(conn, self.info)
 
-    def rebuild_index(self) -> None:
-        """Drop and build the approximate index again (e.g. IVFFlat after a bulk load changed the data)."""
-        with self._client.database.connection() as conn, conn.transaction():
-            tables.drop_embedding_index(conn, self.info)
-            tables.ensure_embedding_index(conn, self.info)
+    def create_index(
+        self,
+        kind: IndexKind | str = IndexKind.HNSW,
+        *,
+        m: int | None = None,
+        ef_construction: int | None = None,
+        lists: int | None = None,
+        on_progress: Callable[[IndexProgress], None] | None = None,
+    ) -> IndexBuild:
+        """Build the approximate index ``kind`` (``hnsw`` with ``m``, ``ef_construction``; ``ivfflat`` with
+        ``lists``) with ``CREATE INDEX CONCURRENTLY``: writes go on meanwhile. An index the collection
+        has is replaced once the new one is ready, so searches always have one. ``on_progress`` gets an
+        :class:`IndexProgress` a few times a second. Search defaults tuned for the old index are cleared.
+        A failed or interrupted build raises IndexBuildFailed and leaves no invalid index behind."""
+        settings = indexing.index_settings(_choice(IndexKind, kind, "index"), m, ef_construction, lists)
+        return indexing.create_index(self, settings, on_progress)
+
+    def rebuild_index(self, *, on_progress: Callable[[IndexProgress], None] | None = None) -> IndexBuild:
+        """Build the index again with the same settings (e.g. IVFFlat lists after the data changed),
+        concurrently, and swap it in for the old one."""
+        return indexing.rebuild_index(self, on_progress)
+
+    def drop_index(self) -> None:
+        """Drop the approximate index (concurrently); searches are exact from then on."""
+        indexing.drop_index(self)
+
+    def tune(
+        self,
+        target_recall: float = 0.95,
+        *,
+        k: int = 10,
+        sample: int = 200,
+        seed: int = 0,
+        queries: Queries | None = None,
+    ) -> TuneResult:
+        """Find and store the smallest ``ef_search`` (HNSW), ``probes`` (IVFFlat) or ``rerank`` (binary
+        quantization) whose recall@k reaches ``target_recall`` with a safety margin, measured against
+        exact search on ``sample`` stored records (each query leaving itself out) or on your
+        ``queries``. Searches that do not give the setting use the stored value."""
+        return tune_collection(self, target_recall, k=k, sample=sample, seed=seed, queries=queries)
 
     # ---- search --------------------------------------------------------------------------------------
 
@@ -253,6 +318,7 @@ class Collection:
         exact: bool = False,
         ef_search: int | None = None,
         probes: int | None = None,
+        rerank: int | None = None,
         min_score: float | None = None,
         metric: Metric | str | None = None,
         mode: SearchMode | str = SearchMode.VECTOR,
@@ -265,7 +331,9 @@ class Collection:
 
         ``query`` is a shortcut: a string searches by text, anything else by vector. ``exact`` compares
         every candidate (perfect recall); otherwise the collection's index is used, with ``ef_search``
-        (HNSW) or ``probes`` (IVFFlat) for this query only. A filtered approximate search that finds
+        (HNSW) or ``probes`` (IVFFlat) for this query only (default: the collection's tuned value, else
+        pgvector's). With binary quantization, ``k * rerank`` candidates (``rerank`` default 4) come
+        from the index by Hamming distance and are re-ranked by the full-precision distance. A filtered approximate search that finds
         fewer than ``k`` rows is run again exactly, so it never misses matches that exist.
         ``metric`` measures with another metric than the collection's, by an exact search (an index
         serves only its own metric).
@@ -290,6 +358,7 @@ class Collection:
             exact=exact,
             ef_search=ef_search,
             probes=probes,
+            rerank=rerank,
             min_score=min_score,
             metric=metric,
             mode=mode,

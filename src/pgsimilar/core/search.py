@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .collection import Collection
 
 MAX_K = 1000
+MAX_RERANK = 100
 HYBRID_DEPTH = 100
 """How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
 
@@ -64,6 +65,7 @@ class SearchRequest:
     exact: bool = False
     ef_search: int | None = None
     probes: int | None = None
+    rerank: int | None = None
     min_score: float | None = None
     metric: Metric | str | None = None
     mode: SearchMode | str = SearchMode.VECTOR
@@ -88,6 +90,8 @@ def _check(collection: Collection, request: SearchRequest) -> _Checked:
         positive_int(request.ef_search, "ef_search", 1000)
     if request.probes is not None:
         positive_int(request.probes, "probes", 32768)
+    if request.rerank is not None:
+        positive_int(request.rerank, "rerank", MAX_RERANK)
     positive_int(request.rrf_k, "rrf_k", 10_000)
     if request.min_score is not None and not (
         isinstance(request.min_score, int | float) and np.isfinite(request.min_score)
@@ -158,6 +162,7 @@ def _vector_search(
     vector = query_vector(collection, request)
     embed_seconds = time.perf_counter() - started
     info = collection.info
+    defaults = info.search_defaults  # what Collection.tune stored, for queries that do not say
     plan = SearchPlan(
         vector=vector,
         k=k,
@@ -166,8 +171,9 @@ def _vector_search(
         exclude_id=request.id,
         exact=request.exact or info.index.kind is IndexKind.NONE or checked.metric is not info.metric,
         metric=checked.metric,
-        ef_search=request.ef_search,
-        probes=request.probes,
+        ef_search=request.ef_search or defaults.get("ef_search"),
+        probes=request.probes or defaults.get("probes"),
+        rerank=request.rerank or defaults.get("rerank"),
     )
     fell_back = False
     with collection._client.database.connection() as conn:
@@ -254,4 +260,5 @@ def _explain(run: SearchRun, exact: bool, embed_seconds: float, fell_back: bool)
         exact=exact,
         fell_back_to_exact=fell_back,
         plan=run.plan,
+        rerank=run.rerank,
     )

@@ -49,6 +49,15 @@ class IndexKind(StrEnum):
     IVFFLAT = "ivfflat"
 
 
+class Quantization(StrEnum):
+    """What the approximate index holds: the vectors themselves (``none``), or one bit per dimension
+    (``binary``: an HNSW index over ``binary_quantize(embedding)``, whose candidates are re-ranked by the
+    full-precision distance)."""
+
+    NONE = "none"
+    BINARY = "binary"
+
+
 @dataclass
 class Record:
     """One item of a collection: an id, optional text content, JSON metadata and (optionally) its vector.
@@ -126,6 +135,8 @@ class Explain:
     exact: bool
     fell_back_to_exact: bool
     plan: str
+    rerank: int | None = None
+    """Binary quantization: the index gave ``k * rerank`` candidates, re-ranked at full precision."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,34 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class IndexProgress:
+    """How far an index build has come, from PostgreSQL's ``pg_stat_progress_create_index``.
+
+    ``phase`` is PostgreSQL's (``building index: loading tuples``, ``waiting for old snapshots``...);
+    ``percent`` is the share of the current phase done (blocks of the table scanned, or tuples), None
+    when the phase does not say.
+    """
+
+    phase: str
+    blocks_done: int
+    blocks_total: int
+    tuples_done: int
+    tuples_total: int
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class IndexBuild:
+    """What an index build made: the index's settings, whether it exists now (an IVFFlat index waits
+    for the first rows), how long the build took and how large the index is on disk."""
+
+    index: IndexSettings
+    built: bool
+    seconds: float
+    size_bytes: int
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     """A collection as the catalogue describes it."""
 
@@ -194,6 +233,10 @@ class CollectionInfo:
     index: IndexSettings
     created_at: datetime
     text_language: str = "english"
+    quantization: Quantization = Quantization.NONE
+    search_defaults: Mapping[str, int] = field(default_factory=dict)
+    """Search settings used when a query gives none (``ef_search``, ``probes``, ``rerank``), as
+    :meth:`Collection.tune` stored them."""
 
     @property
     def qualified_name(self) -> str:

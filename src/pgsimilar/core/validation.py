@@ -7,18 +7,31 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..config import Settings
-from ..errors import DimensionMismatch, InvalidName, InvalidRecord, InvalidVector
+from ..errors import DimensionMismatch, InvalidInput, InvalidName, InvalidRecord, InvalidVector
 from ..media import CheckedImage, load_image
 from .types import Metric, Record, Storage, VectorLike
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _HALF_MAX = 65504.0  # largest finite float16
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def choice(enum: type[_E], value: str | _E, what: str) -> _E:
+    """``value`` as a member of ``enum``, or an InvalidInput naming the choices."""
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(f"unknown {what} {value!r}; choose one of: {allowed}") from None
 
 
 def check_name(name: object, what: str = "collection") -> str:

@@ -9,13 +9,13 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..core.types import CollectionInfo, IndexKind, IndexSettings, Metric, Storage
+from ..core.types import CollectionInfo, IndexKind, IndexSettings, Metric, Quantization, Storage
 from ..errors import CollectionExists, CollectionNotFound, NamespaceExists, NamespaceNotFound
 
 SCHEMA = "pgsimilar"
 _COLLECTION_COLUMNS = """
     id, namespace, name, table_name, embedder, embedder_options, dimensions, metric, storage,
-    index_kind, index_options, created_at, text_language
+    index_kind, index_options, created_at, text_language, quantization, search_defaults
 """
 
 
@@ -39,6 +39,8 @@ def _collection_from_row(row: dict[str, Any]) -> CollectionInfo:
         ),
         created_at=row["created_at"],
         text_language=row["text_language"],
+        quantization=Quantization(row["quantization"]),
+        search_defaults=row["search_defaults"],
     )
 
 
@@ -80,6 +82,7 @@ def insert_collection(
     storage: Storage,
     index: IndexSettings,
     text_language: str,
+    quantization: Quantization = Quantization.NONE,
 ) -> CollectionInfo:
     """Add the catalogue row; the table name is derived from the new row's id, so names never reach SQL."""
     require_namespace(conn, namespace)
@@ -88,10 +91,10 @@ def insert_collection(
             """
             INSERT INTO pgsimilar.collections
                 (namespace, name, table_name, embedder, embedder_options, dimensions, metric, storage,
-                 index_kind, index_options, text_language)
+                 index_kind, index_options, text_language, quantization)
             VALUES (%(namespace)s, %(name)s, 'pending-' || gen_random_uuid(), %(embedder)s,
                     %(embedder_options)s, %(dimensions)s, %(metric)s, %(storage)s, %(index_kind)s,
-                    %(index_options)s, %(text_language)s)
+                    %(index_options)s, %(text_language)s, %(quantization)s)
             RETURNING id
             """,
             {
@@ -105,6 +108,7 @@ def insert_collection(
                 "index_kind": index.kind.value,
                 "index_options": Jsonb(index.to_options()),
                 "text_language": text_language,
+                "quantization": quantization.value,
             },
         ).fetchone()
     except psycopg.errors.UniqueViolation as exc:
@@ -161,6 +165,22 @@ def record_counts(conn: Connection[Any]) -> dict[tuple[str, str], int]:
             continue
         counts[(info.namespace, info.name)] = int(row[0]) if row else 0
     return counts
+
+
+def set_index(conn: Connection[Any], collection_id: int, index: IndexSettings) -> None:
+    """Record a collection's new index; search defaults tuned for the old one no longer hold."""
+    conn.execute(
+        "UPDATE pgsimilar.collections SET index_kind = %s, index_options = %s, search_defaults = '{}' "
+        "WHERE id = %s",
+        (index.kind.value, Jsonb(index.to_options()), collection_id),
+    )
+
+
+def set_search_defaults(conn: Connection[Any], collection_id: int, defaults: dict[str, int]) -> None:
+    conn.execute(
+        "UPDATE pgsimilar.collections SET search_defaults = %s WHERE id = %s",
+        (Jsonb(defaults), collection_id),
+    )
 
 
 def delete_collection_row(conn: Connection[Any], collection_id: int) -> None:

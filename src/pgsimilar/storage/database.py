@@ -104,5 +104,27 @@ class Database:
                 f"(pool size {self.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
             ) from exc
 
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[Connection[Any]]:
+        """A pooled connection in autocommit mode, for statements that cannot run in a transaction block
+        (``CREATE INDEX CONCURRENTLY``). Its session settings and advisory locks are reset, and autocommit
+        turned off, before it goes back to the pool; a connection that cannot be reset is closed."""
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                _restore(conn)
+
     def close(self) -> None:
         self.pool.close()
+
+
+def _restore(conn: Connection[Any]) -> None:
+    try:
+        if not conn.closed:
+            conn.execute("RESET ALL")
+            conn.execute("SELECT pg_advisory_unlock_all()")
+            conn.autocommit = False
+    except psycopg.Error:
+        conn.close()  # the pool replaces a closed connection

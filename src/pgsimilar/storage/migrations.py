@@ -151,11 +151,20 @@ def m004_upload_jobs(conn: Connection[Any]) -> None:
     )
 
 
+def m005_quantization(conn: Connection[Any]) -> None:
+    """A collection may index its vectors binary-quantized (one bit per dimension)."""
+    conn.execute(
+        "ALTER TABLE pgsimilar.collections ADD COLUMN quantization text NOT NULL DEFAULT 'none' "
+        "CHECK (quantization IN ('none', 'binary'))"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "m001_create_catalog", m001_create_catalog),
     Migration(2, "m002_image_columns", m002_image_columns),
     Migration(3, "m003_full_text_search", m003_full_text_search),
     Migration(4, "m004_upload_jobs", m004_upload_jobs),
+    Migration(5, "m005_quantization", m005_quantization),
 )
 
 

@@ -53,15 +53,15 @@ def stored_hashes(conn: Connection[Any], info: CollectionInfo, ids: Sequence[str
     return {row[0]: row[1] for row in rows}
 
 
-def _copy_to_staging(conn: Connection[Any], info: CollectionInfo, records: Sequence[StagedRecord]) -> None:
-    conn.execute(
-        sql.SQL(
-            "CREATE TEMP TABLE {staging} (id text, content text, metadata jsonb, content_hash text, "
-            "embedding {vector_type}, media_type text, image bytea, thumbnail bytea) ON COMMIT DROP"
-        ).format(staging=_STAGING, vector_type=vector_type(info))
-    )
+_COLUMNS = sql.SQL("id, content, metadata, content_hash, embedding, media_type, image, thumbnail")
+
+
+def _copy_rows(
+    conn: Connection[Any], info: CollectionInfo, target: sql.Composable, records: Sequence[StagedRecord]
+) -> None:
+    """Binary COPY of ``records`` into ``target``'s write columns, in one stream."""
     with conn.cursor() as cur:
-        copy_sql = sql.SQL("COPY {} FROM STDIN WITH (FORMAT BINARY)").format(_STAGING)
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(target, _COLUMNS)
         with cur.copy(copy_sql) as copy:
             copy.set_types(["text", "text", "jsonb", "text", info.storage.value, "text", "bytea", "bytea"])
             for record in records:
@@ -78,6 +78,39 @@ def _copy_to_staging(conn: Connection[Any], info: CollectionInfo, records: Seque
                         record.thumbnail,
                     )
                 )
+
+
+def _copy_to_staging(conn: Connection[Any], info: CollectionInfo, records: Sequence[StagedRecord]) -> None:
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {staging} (id text, content text, metadata jsonb, content_hash text, "
+            "embedding {vector_type}, media_type text, image bytea, thumbnail bytea) ON COMMIT DROP"
+        ).format(staging=_STAGING, vector_type=vector_type(info))
+    )
+    _copy_rows(conn, info, _STAGING, records)
+
+
+def lock_if_empty(conn: Connection[Any], info: CollectionInfo) -> bool:
+    """In the caller's transaction: lock the table against other writers (readers go on) and say whether
+    it is empty, which then stays true until the transaction ends."""
+    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table(info)))
+    return not is_populated(conn, info)
+
+
+def is_populated(conn: Connection[Any], info: CollectionInfo) -> bool:
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table(info))).fetchone()
+    return bool(row and row[0])
+
+
+def copy_into_table(conn: Connection[Any], info: CollectionInfo, records: Sequence[StagedRecord]) -> None:
+    """Binary COPY straight into the (empty, locked) table: no staging, no conflict handling. Every
+    record must carry its vector and ids must be unique."""
+    _copy_rows(conn, info, table(info), records)
+
+
+def analyze(conn: Connection[Any], info: CollectionInfo) -> None:
+    """Fresh planner statistics after a large write (autovacuum would get there later)."""
+    conn.execute(sql.SQL("ANALYZE {}").format(table(info)))
 
 
 def _changed_since_read(conn: Connection[Any], info: CollectionInfo) -> list[str]:
@@ -118,10 +151,13 @@ def write_records(
     if replace:
         stale = _changed_since_read(conn, info)
         if stale:
-            for record_id, vector in embed_late(stale).items():
-                conn.execute(
+            with conn.cursor() as cur:  # executemany pipelines the updates: one round trip
+                cur.executemany(
                     sql.SQL("UPDATE {} SET embedding = %b WHERE id = %s").format(_STAGING),
-                    (to_db_vector(info, vector), record_id),
+                    [
+                        (to_db_vector(info, vector), record_id)
+                        for record_id, vector in embed_late(stale).items()
+                    ],
                 )
         # Rows whose content is unchanged carry their stored vector forward (NOT NULL is checked on
         # the proposed row, before ON CONFLICT decides to update).
@@ -150,20 +186,21 @@ def write_records(
         )
     else:
         conflict = sql.SQL("ON CONFLICT (id) DO NOTHING")
-    rows = conn.execute(
+    row = conn.execute(
         sql.SQL(
             """
-            INSERT INTO {table} AS t
-                (id, content, metadata, content_hash, embedding, media_type, image, thumbnail)
-            SELECT id, content, metadata, content_hash, embedding, media_type, image, thumbnail
-            FROM {staging}
-            {conflict}
-            RETURNING (xmax = 0) AS inserted
+            WITH written AS (
+                INSERT INTO {table} AS t ({columns})
+                SELECT {columns} FROM {staging}
+                {conflict}
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
             """
-        ).format(table=table(info), staging=_STAGING, conflict=conflict)
-    ).fetchall()
-    inserted = sum(1 for row in rows if row[0])
-    return WriteCounts(inserted=inserted, updated=len(rows) - inserted)
+        ).format(table=table(info), staging=_STAGING, conflict=conflict, columns=_COLUMNS)
+    ).fetchone()
+    assert row is not None
+    return WriteCounts(inserted=int(row[0]), updated=int(row[1]))
 
 
 def existing_ids(conn: Connection[Any], info: CollectionInfo, ids: Sequence[str]) -> list[str]:
@@ -208,6 +245,21 @@ def read_vector(
             sql.SQL("SELECT embedding FROM {} WHERE id = %s").format(table(info)), (record_id,)
         ).fetchone()
     return None if row is None else np.asarray(row[0].to_numpy(), dtype=np.float32)
+
+
+def sample_vectors(
+    conn: Connection[Any], info: CollectionInfo, count: int, seed: int
+) -> list[tuple[str, npt.NDArray[np.float32]]]:
+    """``count`` stored ``(id, vector)`` pairs, the same ones for the same seed (ordered by a hash of the
+    id and the seed)."""
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(
+            sql.SQL("SELECT id, embedding FROM {} ORDER BY md5(id || ':' || %s) LIMIT %s").format(
+                table(info)
+            ),
+            (str(seed), count),
+        ).fetchall()
+    return [(row[0], np.asarray(row[1].to_numpy(), dtype=np.float32)) for row in rows]
 
 
 def read_image(

@@ -3,6 +3,7 @@ scan, and its plan when asked."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -14,13 +15,16 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from ..core.filters import CompiledFilter
-from ..core.types import CollectionInfo, IndexKind, Metric
+from ..core.types import CollectionInfo, IndexKind, Metric, Quantization
+from .indexes import quantized
 from .records import to_db_vector
 from .tables import OPERATORS, table
 
 HNSW_DEFAULT_EF_SEARCH = 40
 HNSW_MAX_EF_SEARCH = 1000
 IVFFLAT_DEFAULT_PROBES = 1
+DEFAULT_RERANK = 4
+"""Binary quantization: candidates taken from the index per hit wanted, re-ranked at full precision."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class SearchPlan:
     metric: Metric  # the collection's, unless the query asked for another (then exact)
     ef_search: int | None
     probes: int | None
+    rerank: int | None = None
+
+    def candidates(self) -> int:
+        """Binary quantization: how many rows the index hands to the full-precision re-ranking."""
+        return self.k * (self.rerank or DEFAULT_RERANK)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,12 @@ class SearchRun:
     settings: dict[str, str]
     seconds: float
     plan: str
+    rerank: int | None = None  # binary quantization: candidates per hit re-ranked at full precision
+
+
+def _binary(info: CollectionInfo, plan: SearchPlan) -> bool:
+    """Whether the search goes through the binary-quantized index (then re-ranks)."""
+    return info.quantization is Quantization.BINARY and not plan.exact and info.index.kind is IndexKind.HNSW
 
 
 def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
@@ -54,10 +69,12 @@ def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
         # A sequential (or metadata-bitmap) scan and a sort: every candidate is compared, recall is 1.
         return {"enable_indexscan": "off"}
     if info.index.kind is IndexKind.HNSW:
-        ef_search = min(max(plan.ef_search or HNSW_DEFAULT_EF_SEARCH, plan.k), HNSW_MAX_EF_SEARCH)
+        wanted = plan.candidates() if _binary(info, plan) else plan.k
+        ef_search = min(max(plan.ef_search or HNSW_DEFAULT_EF_SEARCH, wanted), HNSW_MAX_EF_SEARCH)
         settings = {"hnsw.ef_search": str(ef_search)}
-        if filtered:
-            # Keep walking the graph until k rows pass the filter, instead of filtering one batch.
+        if filtered or wanted > ef_search:
+            # Keep walking the graph until enough rows pass the filter (or, with binary quantization,
+            # until there are enough candidates), instead of stopping after one candidate list.
             settings["hnsw.iterative_scan"] = "relaxed_order"
         return settings
     settings = {"ivfflat.probes": str(plan.probes or IVFFLAT_DEFAULT_PROBES)}
@@ -66,10 +83,16 @@ def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
     return settings
 
 
-def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
+def _conditions(plan: SearchPlan) -> sql.Composable:
     conditions: list[sql.Composable] = [plan.where.sql]
     if plan.exclude_id is not None:
         conditions.append(sql.SQL("id <> %(exclude_id)s"))
+    return sql.SQL(" AND ").join(conditions)
+
+
+def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
+    if _binary(info, plan):
+        return _binary_statement(info, plan)
     # Relaxed-order iterative scans may return rows slightly out of order: the materialised CTE takes
     # the k rows, the outer query puts them in exact distance order.
     return sql.SQL(
@@ -81,7 +104,33 @@ def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     LIMIT %(k)s
 )
 SELECT id, content, metadata, has_image, distance FROM nearest ORDER BY distance, id"""
-    ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=sql.SQL(" AND ").join(conditions))
+    ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=_conditions(plan))
+
+
+def _binary_statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
+    """Candidates by Hamming distance between binary-quantized vectors (from the bit index), re-ranked
+    by the full-precision distance of the collection's metric, in one statement."""
+    return sql.SQL(
+        """WITH candidates AS MATERIALIZED (
+    SELECT id, embedding FROM {table}
+    WHERE {where}
+    ORDER BY {quantized_embedding} <~> {quantized_query}
+    LIMIT %(candidates)s
+),
+nearest AS MATERIALIZED (
+    SELECT id, embedding {op} %(query_vector)b AS distance FROM candidates
+    ORDER BY distance LIMIT %(k)s
+)
+SELECT t.id, t.content, t.metadata, t.image IS NOT NULL AS has_image, n.distance
+FROM nearest n JOIN {table} t ON t.id = n.id
+ORDER BY n.distance, t.id"""
+    ).format(
+        op=sql.SQL(OPERATORS[plan.metric]),
+        table=table(info),
+        where=_conditions(plan),
+        quantized_embedding=quantized(info, sql.Identifier("embedding")),
+        quantized_query=quantized(info, sql.SQL("%(query_vector)b")),
+    )
 
 
 def readable_sql(statement: sql.Composed, conn: Connection[Any]) -> str:
@@ -90,16 +139,21 @@ def readable_sql(statement: sql.Composed, conn: Connection[Any]) -> str:
 
 
 def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *, explain: bool) -> SearchRun:
-    """Run one search in its own transaction (so the settings end with it)."""
+    """Run one search in its own transaction (so the settings end with it). ``conn`` must not be in a
+    transaction already: inside one, this would be a savepoint and the settings would outlive it."""
     settings = query_settings(info, plan)
     statement = _statement(info, plan)
     params: dict[str, Any] = {
         **plan.where.params,
         "query_vector": to_db_vector(info, plan.vector),
         "k": plan.k,
+        "candidates": plan.candidates(),
         "exclude_id": plan.exclude_id,
     }
-    return _execute(conn, statement, params, settings, explain=explain)
+    run = _execute(conn, statement, params, settings, explain=explain)
+    if _binary(info, plan):
+        run = dataclasses.replace(run, rerank=plan.rerank or DEFAULT_RERANK)
+    return run
 
 
 def _execute(
@@ -112,8 +166,12 @@ def _execute(
 ) -> SearchRun:
     """Run ``statement`` in its own transaction with ``settings`` local to it, timed, and its plan if asked."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        for name, value in settings.items():
-            cur.execute("SELECT set_config(%s, %s, true)", (name, value))
+        if settings:
+            # One statement for all of them (its text depends only on how many, so it is prepared too).
+            set_configs = sql.SQL(", ").join([sql.SQL("set_config(%s, %s, true)")] * len(settings))
+            cur.execute(
+                sql.SQL("SELECT ") + set_configs, [part for item in settings.items() for part in item]
+            )
         started = time.perf_counter()
         rows = cur.execute(statement, params).fetchall()
         seconds = time.perf_counter() - started

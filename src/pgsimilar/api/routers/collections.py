@@ -16,6 +16,19 @@ router = APIRouter(prefix="/v1/namespaces/{ns}/collections", tags=["collections"
 CollectionName = Annotated[str, Path(description="Collection name")]
 
 
+def index_state(collection: Collection) -> IndexState:
+    """The collection's index as the API shows it (reads whether it is built: call off the event loop)."""
+    info = collection.info
+    return IndexState(
+        kind=info.index.kind,
+        m=info.index.m,
+        ef_construction=info.index.ef_construction,
+        lists=info.index.lists,
+        built=collection.index_built(),
+        search_defaults=dict(info.search_defaults),
+    )
+
+
 def describe(collection: Collection) -> CollectionPublic:
     """The collection as the API shows it (reads its count and index state: call off the event loop)."""
     info = collection.info
@@ -27,13 +40,8 @@ def describe(collection: Collection) -> CollectionPublic:
         dimensions=info.dimensions,
         metric=info.metric,
         storage=info.storage,
-        index=IndexState(
-            kind=info.index.kind,
-            m=info.index.m,
-            ef_construction=info.index.ef_construction,
-            lists=info.index.lists,
-            built=collection.index_built(),
-        ),
+        quantization=info.quantization,
+        index=index_state(collection),
         text_language=info.text_language,
         count=collection.count(),
         created_at=info.created_at,
@@ -53,6 +61,7 @@ def _create(client: Client, ns: str, body: CollectionCreate) -> CollectionPublic
         m=index.m,
         ef_construction=index.ef_construction,
         lists=index.lists,
+        quantization=body.quantization,
         text_language=body.text_language,
     )
     return describe(collection)

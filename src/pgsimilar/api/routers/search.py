@@ -34,6 +34,7 @@ def _search(
         exact=body.exact,
         ef_search=body.ef_search,
         probes=body.probes,
+        rerank=body.rerank,
         min_score=body.min_score,
         mode=body.mode,
         rrf_k=body.rrf_k,
