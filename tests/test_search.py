@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
+from psycopg import sql
 
 from pgsimilar import (
     Client,
@@ -16,6 +19,7 @@ from pgsimilar import (
     InvalidVector,
     RecordNotFound,
 )
+from pgsimilar.storage import search as search_sql
 
 DIMS = 24
 N = 6000
@@ -137,8 +141,10 @@ def test_filter_excluding_the_query_neighbourhood_uses_iterative_index_scans(
     assert len(results) == 10 and all(hit.metadata["cluster"] in others for hit in results)
     assert len(set(results.ids) & set(_exact_ids(points, query, 10, mask=matches))) >= 9
 
-    # The same query without iterative scans: what a plain post-filter returns.
+    # The same query without iterative scans: what a plain post-filter returns. (Pooled connections
+    # keep the last search's pgvector settings, so say which one this query runs with.)
     with client.database.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL hnsw.iterative_scan = off")
         conn.execute("SET LOCAL enable_seqscan = off")
         conn.execute("SET LOCAL enable_bitmapscan = off")
         rows = conn.execute(
@@ -176,15 +182,79 @@ def test_similar_excludes_the_record_itself(indexed: tuple[Collection, np.ndarra
         collection.similar("no-such-id")
 
 
-def test_search_settings_last_only_for_their_query(
+def _effective(conn: Any, settings: dict[str, str]) -> dict[str, str]:
+    """What a search statement sees when run with ``settings``, the way searches run."""
+    statement = sql.SQL(
+        "SELECT current_setting('hnsw.ef_search') AS ef_search, "
+        "current_setting('hnsw.iterative_scan') AS iterative_scan, "
+        "current_setting('enable_indexscan') AS enable_indexscan"
+    )
+    return search_sql._run(conn, statement, {}, settings)[0]
+
+
+def test_search_settings_never_outlive_their_search(
     client: Client, indexed: tuple[Collection, np.ndarray]
 ) -> None:
+    """pgvector's settings stay on the pooled connections (so a search is one round trip), but each
+    search states all of them, and the exact scan's planner setting ends with its statement."""
     collection, _ = indexed
-    collection.search(_queries(8, 1)[0], k=5, ef_search=321, filter={"group": 1})
+    query = _queries(8, 1)[0]
+    collection.search(query, k=5, ef_search=321, filter={"group": 1})
+    collection.search(query, k=5, exact=True)
     for _ in range(client.settings.pool_max_size):
         with client.database.connection() as conn:
-            row = conn.execute("SELECT current_setting('hnsw.ef_search', true)").fetchone()
-            assert row is not None and row[0] in (None, "", "40")
+            assert _effective(conn, {"hnsw.ef_search": "40"}) == {
+                "ef_search": "40",
+                "iterative_scan": "off",
+                "enable_indexscan": "on",
+            }
+            assert conn.execute("SELECT current_setting('enable_indexscan')").fetchone() == ("on",)
+            conn.rollback()
+    with client.database.connection() as conn:
+        wanted = {"hnsw.ef_search": "77", "hnsw.iterative_scan": "relaxed_order", "enable_indexscan": "off"}
+        assert _effective(conn, wanted) == {
+            "ef_search": "77",
+            "iterative_scan": "relaxed_order",
+            "enable_indexscan": "off",
+        }
+        assert conn.execute("SELECT current_setting('enable_indexscan')").fetchone() == ("on",)
+        conn.rollback()
+
+
+def test_exact_and_approximate_searches_never_share_a_cached_plan(
+    client: Client, indexed: tuple[Collection, np.ndarray]
+) -> None:
+    """Both run the same statement text, which psycopg prepares after five runs, and PostgreSQL may
+    then reuse one generic plan for it whatever the settings: exact searches would run through the
+    index (or approximate ones as full scans). Every run must be planned under its own settings."""
+    collection, points = indexed
+    statement = sql.SQL("SELECT count(*) AS n FROM {} WHERE id <> %(id)s").format(
+        sql.Identifier("pgsimilar", collection.info.table_name)
+    )
+    with client.database.connection() as conn:
+        for _ in range(15):  # past psycopg's prepare threshold, then past PostgreSQL's five custom plans
+            search_sql._run(conn, statement, {"id": "x"}, {"enable_indexscan": "off"})
+        plans = conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%count(*)%'"
+        ).fetchall()
+        conn.rollback()
+    assert plans and all(generic == 0 and custom > 5 for generic, custom in plans), plans
+    for query in _queries(12, 8):  # and the searches themselves, alternating on reused connections
+        collection.search(query, k=10, filter={"group": 7})
+        exact = collection.search(query, k=10, filter={"group": 7}, exact=True)
+        assert exact.ids == _exact_ids(points, query, 10, mask=np.arange(N) % 100 == 7)
+
+
+def test_search_settings_rolled_back_with_a_failed_statement_are_sent_again(client: Client) -> None:
+    with client.database.connection() as conn:
+        _effective(conn, {"hnsw.ef_search": "40"})
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            search_sql._run(conn, sql.SQL("SELECT 1 / 0"), {}, {"hnsw.ef_search": "55"})
+        # The failed statement's implicit transaction took the new value with it; had it been
+        # remembered as set, this search would silently run with the old one.
+        assert conn.execute("SELECT current_setting('hnsw.ef_search')").fetchone() == ("40",)
+        conn.rollback()
+        assert _effective(conn, {"hnsw.ef_search": "55"})["ef_search"] == "55"
 
 
 def test_min_score(indexed: tuple[Collection, np.ndarray]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
 from pgsimilar import Client, DatabaseUnavailable, Settings
 from pgsimilar.storage.database import Database, redact
-from pgsimilar.storage.embedded import EmbeddedPostgres
+from pgsimilar.storage.embedded import SERVER_SETTINGS_FILE, EmbeddedPostgres, server_settings
 from pgsimilar.storage.migrations import MIGRATIONS, applied_versions, migrate
 
 
@@ -58,6 +59,35 @@ def test_embedded_server_stop_start_and_status(tmp_path: Path) -> None:
         assert server.stop()
     assert not server.status().running
     assert not server.stop()
+
+
+def test_embedded_server_settings_are_sized_for_the_machine() -> None:
+    gib = 1024**3
+    laptop = server_settings(16 * gib)
+    assert laptop["shared_buffers"] == "4096MB" and laptop["effective_cache_size"] == "8192MB"
+    assert laptop["jit"] == "off"
+    assert server_settings(1 * gib)["shared_buffers"] == "256MB"
+    assert server_settings(256 * 1024**2)["shared_buffers"] == "128MB"  # never below initdb's default
+    assert server_settings(256 * gib)["shared_buffers"] == "8192MB"  # nor above 8 GB
+
+
+def test_embedded_server_starts_with_its_settings_and_keeps_them_across_restarts(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data")
+    wanted = server_settings(psutil.virtual_memory().total)
+    for _ in range(2):
+        url = server.start()
+        try:
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SHOW jit").fetchone() == ("off",)
+                for name in ("shared_buffers", "work_mem", "max_wal_size", "effective_cache_size"):
+                    row = conn.execute(
+                        "SELECT pg_size_bytes(current_setting(%s)) = pg_size_bytes(%s)", (name, wanted[name])
+                    ).fetchone()
+                    assert row == (True,), name
+        finally:
+            server.stop()
+    conf = (server.pgdata / "postgresql.conf").read_text()
+    assert conf.count(f"include_if_exists = '{SERVER_SETTINGS_FILE}'") == 1
 
 
 def test_unreachable_database_url_is_a_clear_error_without_the_password(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..config import Settings
 from ..errors import ConfigurationError, DatabaseUnavailable
+from . import session
 from .embedded import EmbeddedPostgres
 from .migrations import migrate
 
@@ -124,6 +125,7 @@ def _restore(conn: Connection[Any]) -> None:
     try:
         if not conn.closed:
             conn.execute("RESET ALL")
+            session.forget(conn)
             conn.execute("SELECT pg_advisory_unlock_all()")
             conn.autocommit = False
     except psycopg.Error:

@@ -1,5 +1,5 @@
-"""SQL of nearest-neighbour search: per-query settings with ``set_config(..., is_local)``, the ordered
-scan, and its plan when asked."""
+"""SQL of nearest-neighbour search: the settings each query needs (pgvector's kept per connection, see
+:mod:`.session`), the ordered scan, and its plan when asked."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from ..core.filters import CompiledFilter
 from ..core.types import CollectionInfo, IndexKind, Metric, Quantization
+from . import session
 from .indexes import quantized
 from .records import to_db_vector
 from .tables import OPERATORS, table
@@ -50,7 +52,7 @@ class SearchPlan:
 @dataclass(frozen=True)
 class SearchRun:
     rows: list[dict[str, Any]]
-    sql: str
+    sql: str  # readable text of the statement; composed only when the search is explained
     settings: dict[str, str]
     seconds: float
     plan: str
@@ -63,7 +65,7 @@ def _binary(info: CollectionInfo, plan: SearchPlan) -> bool:
 
 
 def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
-    """The planner and index settings for this query, applied with SET LOCAL semantics."""
+    """The planner and index settings for this query (how :func:`_run` applies them: see there)."""
     filtered = plan.filtered or plan.exclude_id is not None
     if plan.exact or info.index.kind is IndexKind.NONE:
         # A sequential (or metadata-bitmap) scan and a sort: every candidate is compared, recall is 1.
@@ -164,23 +166,60 @@ def _execute(
     *,
     explain: bool,
 ) -> SearchRun:
-    """Run ``statement`` in its own transaction with ``settings`` local to it, timed, and its plan if asked."""
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        if settings:
-            # One statement for all of them (its text depends only on how many, so it is prepared too).
-            set_configs = sql.SQL(", ").join([sql.SQL("set_config(%s, %s, true)")] * len(settings))
-            cur.execute(
-                sql.SQL("SELECT ") + set_configs, [part for item in settings.items() for part in item]
-            )
-        started = time.perf_counter()
-        rows = cur.execute(statement, params).fetchall()
-        seconds = time.perf_counter() - started
-        plan_text = ""
-        if explain:
-            explained = cur.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params).fetchall()
-            plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
-    return SearchRun(
-        rows=rows, sql=readable_sql(statement, conn), settings=settings, seconds=seconds, plan=plan_text
+    """Run ``statement`` with ``settings``, timed, and its plan if asked (see :func:`_run`)."""
+    started = time.perf_counter()
+    rows = _run(conn, statement, params, settings)
+    seconds = time.perf_counter() - started
+    plan_text = ""
+    text = ""
+    if explain:
+        explained = _run(conn, sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params, settings)
+        plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
+        text = readable_sql(statement, conn)  # only shown when explaining: not composed for every query
+    return SearchRun(rows=rows, sql=text, settings=settings, seconds=seconds, plan=plan_text)
+
+
+def _run(
+    conn: Connection[Any], statement: sql.Composed, params: dict[str, Any], settings: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One round trip in the usual case: pgvector's settings are kept on the connection
+    (:mod:`.session`) and only changed ones are sent, in one pipeline with the statement; other
+    settings are local to the statement's implicit transaction, which ends at the pipeline's sync.
+    ``conn`` must not be in a transaction (there, the settings would outlive the search)."""
+    if conn.info.transaction_status is not TransactionStatus.IDLE:
+        raise RuntimeError("a search needs a connection outside any transaction")
+    changed = session.changes(conn, settings)
+    local = {name: value for name, value in settings.items() if not session.is_session_setting(name)}
+    autocommit = conn.autocommit
+    conn.autocommit = True  # no BEGIN/COMMIT round trips
+    try:
+        with conn.cursor(row_factory=dict_row) as cur:
+            if not changed and not local:
+                rows = cur.execute(statement, params).fetchall()
+            else:
+                with conn.pipeline() as pipeline:
+                    _set_configs(cur, changed, is_local=False)
+                    _set_configs(cur, local, is_local=True)
+                    cur.execute(statement, params)
+                    pipeline.sync()
+                    rows = cur.fetchall()
+        session.applied(conn, changed)
+        return rows
+    except BaseException:
+        session.forget(conn)  # a setting sent with a failed statement was rolled back with it
+        raise
+    finally:
+        conn.autocommit = autocommit
+
+
+def _set_configs(cur: Cursor[Any], settings: dict[str, str], *, is_local: bool) -> None:
+    if not settings:
+        return
+    # One statement for all of them (its text depends only on how many, so it is prepared too).
+    call = sql.SQL("set_config(%s, %s, true)" if is_local else "set_config(%s, %s, false)")
+    cur.execute(
+        sql.SQL("SELECT ") + sql.SQL(", ").join([call] * len(settings)),
+        [part for item in settings.items() for part in item],
     )
 
 
