@@ -41,7 +41,9 @@ API
     versions (when given a ``BenchDatabase``) and the git commit (read from ``.git``, no git command).
 ``load_average() -> list[float]``: the 1/5/15-minute load averages, to record before and after a run.
 ``markdown_table(headers, rows) -> str`` and ``write_results(name, payload, output=None) -> Path``
-    results go to ``bench/results/<name>.json`` (or ``--output``).
+    results go to ``--output`` if given, else ``bench/results/<name>.json`` for a full run and
+    ``bench/results/<name>.<mode>.json`` for ``--quick``/``--smoke`` (from ``payload["mode"]``), so
+    quick runs never overwrite the full figures.
 ``CACHE_DIR``: ``$PGSIMILAR_BENCH_CACHE`` or ``~/.cache/pgsimilar-bench``, outside the repository.
 """
 
@@ -102,7 +104,12 @@ def bench_parser(description: str | None) -> argparse.ArgumentParser:
         "--smoke", action="store_true", help="tiny sizes, only to check that the benchmark runs"
     )
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default per size)")
-    parser.add_argument("--output", type=Path, default=None, help="results file (default bench/results/)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results file (default bench/results/NAME.json, NAME.quick.json or NAME.smoke.json)",
+    )
     return parser
 
 
@@ -464,9 +471,16 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def results_path(name: str, mode: str = "full") -> Path:
+    """``bench/results/<name>.json`` for a full run, ``<name>.quick.json`` / ``<name>.smoke.json``
+    otherwise: a quick run never overwrites the full figures."""
+    return RESULTS_DIR / (f"{name}.json" if mode == "full" else f"{name}.{mode}.json")
+
+
 def write_results(name: str, payload: Mapping[str, Any], output: Path | None = None) -> Path:
-    """Write ``payload`` as ``bench/results/<name>.json`` (or ``output``) and return the path."""
-    path = output or RESULTS_DIR / f"{name}.json"
+    """Write ``payload`` to ``output``, or by default to :func:`results_path` of ``payload["mode"]``;
+    return the path."""
+    path = output or results_path(name, str(payload.get("mode", "full")))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
     print(f"wrote {path}")

@@ -117,9 +117,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--queries", type=int, default=None)
     args = parser.parse_args()
-    rows = args.rows or pick(args, full=100_000, quick=20_000, smoke=500)
-    query_n = args.queries or pick(args, full=200, quick=50, smoke=10)
-    rounds = args.rounds or pick(args, full=5, quick=3, smoke=1)
+    rows = args.rows or pick(args, full=100_000, quick=5_000, smoke=500)
+    query_n = args.queries or pick(args, full=200, quick=30, smoke=10)
+    rounds = args.rounds or pick(args, full=5, quick=2, smoke=1)
     efs = pick(args, full=[40, 100, 200], quick=[40, 100], smoke=[40])
     states = pick(
         args, full=["as_loaded", "after_vacuum"], quick=["as_loaded", "after_vacuum"], smoke=["as_loaded"]

@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="records per load (default per size)")
     args = parser.parse_args()
     rows = args.rows or pick(args, full=100_000, quick=10_000, smoke=300)
-    rounds = args.rounds or pick(args, full=3, quick=3, smoke=1)
+    rounds = args.rounds or pick(args, full=3, quick=2, smoke=1)
     load_before = load_average()
 
     vectors = clustered(rows, DIM, seed=11)

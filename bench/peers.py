@@ -6,7 +6,7 @@ optional (``pip install -e '.[bench]'``): :func:`missing_peers` says which are a
 
 - :class:`PgsimilarSearcher`: ``Collection.search(vector=..., k=..., ef_search=...)``.
 - :class:`PsycopgSearcher`: the SQL pgsimilar runs (read from ``explain``), or any statement, through a
-  bare psycopg connection: binary vector parameter, prepared statement, ``SET LOCAL`` in a transaction.
+  bare psycopg connection: binary vector parameter, prepared statement, settings made once per session.
 - :class:`HnswlibSearcher`: hnswlib in this process (the in-process limit).
 - :class:`ChromaSearcher`: Chroma's embedded persistent client in this process.
 """
@@ -80,7 +80,9 @@ def executable_sql(readable: str, binary: set[str]) -> str:
 
 
 class PsycopgSearcher:
-    """One statement through a bare psycopg connection, as a careful user would run it by hand."""
+    """One statement through a bare psycopg connection, as a careful user would run it by hand: the
+    settings made once for the session (``SET``, untimed, redone by ``set_ef``), then each query one
+    round trip of a prepared statement with a binary vector. The engine's own limit from Python."""
 
     def __init__(
         self,
@@ -92,33 +94,29 @@ class PsycopgSearcher:
         params: dict[str, Any] | None = None,
         ef_setting: str | None = "hnsw.ef_search",
     ) -> None:
+        if not conn.autocommit:
+            raise ValueError("PsycopgSearcher needs an autocommit connection (session-level settings)")
         self.name = name
         self.conn = conn
         self.statement = statement
         self.settings = dict(settings or {})
         self.params = dict(params or {})
         self.ef_setting = ef_setting
-        self._set_statements: list[sql.Composed] = []
-        self._compile_settings()
+        self._apply_settings()
 
-    def _compile_settings(self) -> None:
+    def _apply_settings(self) -> None:
         # SET takes no bind parameters: the names are ours and the values are formatted as literals.
-        self._set_statements = [
-            sql.SQL("SET LOCAL {} = {}").format(sql.SQL(name), sql.Literal(value))
-            for name, value in self.settings.items()
-        ]
+        for name, value in self.settings.items():
+            self.conn.execute(sql.SQL("SET {} = {}").format(sql.SQL(name), sql.Literal(value)))
 
     def set_ef(self, ef: int) -> None:
         if self.ef_setting is not None:
             self.settings[self.ef_setting] = str(ef)
-            self._compile_settings()
+            self._apply_settings()
 
     def search(self, vector: F32, k: int) -> list[int]:
         params = {**self.params, "query_vector": vector, "k": k}
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            for statement in self._set_statements:
-                cur.execute(statement)
-            rows = cur.execute(self.statement, params, prepare=True).fetchall()
+        rows = self.conn.execute(self.statement, params, prepare=True).fetchall()
         return [int(row[0]) for row in rows]
 
 

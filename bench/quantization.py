@@ -160,9 +160,9 @@ def main() -> None:
         "--ef-search", type=int, default=None, help="hnsw.ef_search of every query (default 40)"
     )
     args = parser.parse_args()
-    base_n = pick(args, full=60_000, quick=4_000, smoke=500)
-    query_n = pick(args, full=1000, quick=100, smoke=10)
-    rounds = args.rounds or pick(args, full=5, quick=3, smoke=1)
+    base_n = pick(args, full=60_000, quick=2_000, smoke=500)
+    query_n = pick(args, full=1000, quick=50, smoke=10)
+    rounds = args.rounds or pick(args, full=5, quick=2, smoke=1)
     makers = {
         "fashion": lambda: fashion_mnist(base=base_n, queries=query_n),
         "clustered": lambda: clustered_dataset(base_n, query_n, 384),

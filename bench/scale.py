@@ -141,11 +141,11 @@ def main() -> None:
     sizes = (
         [int(x) for x in args.sizes.split(",")]
         if args.sizes
-        else pick(args, full=[10_000, 100_000, 1_000_000], quick=[5_000, 20_000, 50_000], smoke=[300, 600])
+        else pick(args, full=[10_000, 100_000, 1_000_000], quick=[2_000, 5_000, 10_000], smoke=[300, 600])
     )
-    query_n = args.queries or pick(args, full=200, quick=100, smoke=10)
+    query_n = args.queries or pick(args, full=200, quick=50, smoke=10)
     exact_n = pick(args, full=20, quick=20, smoke=5)
-    rounds = args.rounds or pick(args, full=3, quick=3, smoke=1)
+    rounds = args.rounds or pick(args, full=3, quick=2, smoke=1)
     load_before = load_average()
     started = time.perf_counter()
     with bench_database("scale") as db:

@@ -13,12 +13,14 @@ import pytest
 
 from pgsimilar import Client, Collection
 from pgsimilar.config import Settings
+from pgsimilar.core.evaluation import BeirData, load_beir_collection, read_beir
 from pgsimilar.storage.database import Database
 from pgsimilar.storage.embedded import EmbeddedPostgres
 
 from .cli_helpers import cli, name  # noqa: F401  (fixtures for the command-line tests)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SCIFACT = SHARED_DATA / "scifact"
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +66,13 @@ def text_collection(client: Client, unique_name: str) -> Iterator[Collection]:
     collection = client.create_collection(unique_name)
     yield collection
     client.drop_collection(unique_name, missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def scifact(client: Client) -> tuple[Collection, BeirData]:
+    """The whole BEIR SciFact corpus (5,183 documents) embedded by minilm, and its test queries and
+    judgements: loaded once for the session, because embedding it is the longest step of the suite."""
+    if not (SCIFACT / "corpus.jsonl").exists():
+        pytest.skip(f"no SciFact data at {SCIFACT}")
+    collection, _ = load_beir_collection(client, SCIFACT)
+    return collection, read_beir(SCIFACT)

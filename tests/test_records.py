@@ -230,3 +230,132 @@ def test_content_changed_between_hash_read_and_write_is_embedded_in_the_transact
     assert asked == [["r"]] and counts.updated == 1
     expected = text_collection.embedder.embed_texts(["new text"])[0]
     assert np.allclose(text_collection.get("r", include_vector=True).vector, expected, atol=1e-6)  # type: ignore[arg-type]
+
+
+# ---- large writes: checked as a whole, written by the project's own binary COPY encoder ---------------
+
+
+def _many(count: int, dimensions: int = 3) -> list[Record]:
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(count, dimensions)).astype(np.float32)
+    return [Record(id=f"r{i}", metadata={"n": i}, vector=points[i]) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("problems", "error", "named"),
+    [
+        ({1200: {"vector": np.array([1, np.nan, 0], dtype=np.float32)}}, InvalidVector, "record 1200"),
+        (
+            {700: {"metadata": {"x": float("inf")}}, 1200: {"vector": np.zeros(3, dtype=np.float32)}},
+            InvalidRecord,
+            "record 700",
+        ),
+        (
+            {900: {"vector": np.array([1, 2, 3, 4], dtype=np.float32)}, 1000: {"metadata": {"x": "\x00"}}},
+            DimensionMismatch,
+            "record 900",
+        ),
+        ({1100: {"vector": [1.0, 1e39, 0.0]}, 1300: {"id": "r0"}}, InvalidVector, "record 1100"),
+        ({1300: {"id": "r0"}, 1400: {"vector": [1.0, 1e39, 0.0]}}, InvalidRecord, "record 1300"),
+    ],
+)
+def test_a_large_write_names_its_first_bad_record_and_writes_nothing(
+    vectors: Collection, problems: dict[int, dict[str, object]], error: type, named: str
+) -> None:
+    records = _many(1500)
+    for position, changes in problems.items():
+        for field_name, value in changes.items():
+            setattr(records[position], field_name, value)
+    with pytest.raises(error) as caught:
+        vectors.upsert(records)
+    assert str(caught.value).startswith(named + " ")
+    assert vectors.count() == 0
+
+
+def test_a_bad_mapping_is_reported_after_the_records_before_it(vectors: Collection) -> None:
+    batch: list[object] = [{"id": "a", "vector": [1, 0, 0]}, {"id": "b", "vector": [0, 0, 0]}, "not a record"]
+    with pytest.raises(InvalidVector, match=r"record 1 .*zero vector"):
+        vectors.upsert(batch)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRecord, match="record 1: expected a Record or a mapping"):
+        vectors.upsert(batch[:1] + batch[2:] + batch[1:2])  # type: ignore[arg-type]
+    assert vectors.count() == 0
+
+
+def test_vectors_of_every_kind_are_stored_exactly_as_float32(vectors: Collection) -> None:
+    given: list[object] = [
+        np.array([0.1, 0.2, 0.3], dtype=np.float32),
+        np.array([0.1, 0.2, 0.3], dtype=np.float64),
+        [0.1, 0.2, 0.3],
+        (1, 2, 3),
+        ["0.5", "1e-3", "7"],
+        np.array([1, 2, 3], dtype=np.int64),
+        np.array([3.4e38, -3.4e38, 1.0]),
+    ]
+    vectors.upsert([{"id": str(i), "vector": vector} for i, vector in enumerate(given)])
+    for i, vector in enumerate(given):
+        expected = np.asarray(vector, dtype=np.float64).astype(np.float32)
+        assert np.array_equal(vectors.get(str(i), include_vector=True).vector, expected)  # type: ignore[arg-type]
+    with pytest.raises(InvalidVector, match=r"record 1 .*within"):
+        vectors.upsert([{"id": "ok", "vector": [1, 0, 0]}, {"id": "big", "vector": [3.5e38, 0, 0]}])
+
+
+def test_halfvec_vectors_go_through_copy_as_float16(client: Client, unique_name: str) -> None:
+    collection = client.create_collection(
+        unique_name, embedder="none", dimensions=4, storage="halfvec", index="none"
+    )
+    try:
+        points = np.array([[0.1, -2.5, 65504, 1e-3], [1, 2, 3, 4]], dtype=np.float32)
+        collection.upsert([Record(id=str(i), vector=point) for i, point in enumerate(points)])
+        for i, point in enumerate(points):
+            stored = collection.get(str(i), include_vector=True).vector
+            assert np.array_equal(stored, point.astype(np.float16).astype(np.float32))  # type: ignore[arg-type]
+        with pytest.raises(InvalidVector, match=r"record 0 .*65504"):
+            collection.upsert([Record(id="big", vector=np.array([65505, 0, 0, 0], dtype=np.float32))])
+        assert collection.count() == 2
+    finally:
+        client.drop_collection(unique_name)
+
+
+def test_text_and_metadata_survive_the_binary_copy(vectors: Collection) -> None:
+    metadata = {
+        "ünïcödé": "日本語 🎨",
+        "nested": {"list": [1, 2.5, None, True, "x\ty\nz\\"], "empty": {}},
+        "big": 2**62,
+        "quote": 'a"b',
+    }
+    records = [Record(id=f"é-{i}-🙂", metadata={**metadata, "i": i}, vector=[1, i, 0]) for i in range(1200)]
+    assert vectors.upsert(records).inserted == 1200
+    stored = vectors.get("é-7-🙂")
+    assert stored.metadata == {**metadata, "i": 7}
+    assert vectors.count({"ünïcödé": "日本語 🎨"}) == 1200
+    # A second write of the same ids is the ordinary path, with its look-up of the stored ids.
+    again = vectors.upsert(records)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1200)
+    with pytest.raises(RecordExists):
+        vectors.add([*records[:1000], Record(id="fresh", vector=[1, 1, 1])])
+    assert vectors.count() == 1200
+
+
+def test_a_large_first_load_stores_everything_and_analyzes_the_filtered_columns(
+    client: Client, vectors: Collection
+) -> None:
+    from pgsimilar.core.bulk import BULK_LOAD_MIN_RECORDS
+
+    records = _many(BULK_LOAD_MIN_RECORDS)
+    assert vectors.upsert(records).inserted == len(records)
+    assert vectors.count({"n": {"$lt": 10}}) == 10
+    assert np.array_equal(vectors.get("r9999", include_vector=True).vector, records[-1].vector)  # type: ignore[arg-type]
+    with client.database.connection() as conn:
+        analyzed = {
+            row[0]
+            for row in conn.execute(
+                "SELECT attname FROM pg_stats WHERE schemaname = 'pgsimilar' AND tablename = %s",
+                (vectors.info.table_name,),
+            ).fetchall()
+        }
+        tuples = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+            (f"pgsimilar.{vectors.info.table_name}",),
+        ).fetchone()
+    assert {"id", "metadata"} <= analyzed and "embedding" not in analyzed
+    assert tuples is not None and tuples[0] == len(records)

@@ -1,33 +1,20 @@
 """The published all-MiniLM-L6-v2 score on BEIR SciFact, reproduced through ``pgsimilar eval``.
 
-Embedding the 5,183 documents takes minutes: the collection is loaded once for the module (and an
-already loaded one is reused, as ``eval beir`` does).
+Embedding the 5,183 documents takes minutes: the collection is loaded once for the session (the
+``scifact`` fixture of conftest.py, shared with test_scifact.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pgsimilar import Client, Collection
-from pgsimilar.core.evaluation import BeirData, evaluate, load_beir_collection, read_beir
+from pgsimilar.core.evaluation import BeirData, evaluate, load_beir_collection
 
-from .conftest import SHARED_DATA
+from .conftest import SCIFACT
 
-SCIFACT = SHARED_DATA / "scifact"
 PUBLISHED_NDCG_AT_10 = 0.64508  # MTEB, all-MiniLM-L6-v2, exact cosine over title + " " + text
 PUBLISHED_RECALL_AT_100 = 0.925
-
-pytestmark = pytest.mark.skipif(
-    not (SCIFACT / "corpus.jsonl").exists(), reason=f"no SciFact data at {SCIFACT}"
-)
-
-
-@pytest.fixture(scope="module")
-def scifact(client: Client) -> Iterator[tuple[Collection, BeirData]]:
-    collection, _ = load_beir_collection(client, SCIFACT)
-    yield collection, read_beir(SCIFACT)
 
 
 def test_exact_search_reproduces_the_published_score(scifact: tuple[Collection, BeirData]) -> None:

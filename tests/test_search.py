@@ -19,6 +19,7 @@ from pgsimilar import (
     InvalidVector,
     RecordNotFound,
 )
+from pgsimilar.core.filters import compile_filter
 from pgsimilar.storage import search as search_sql
 
 DIMS = 24
@@ -231,14 +232,32 @@ def test_exact_and_approximate_searches_never_share_a_cached_plan(
     statement = sql.SQL("SELECT count(*) AS n FROM {} WHERE id <> %(id)s").format(
         sql.Identifier("pgsimilar", collection.info.table_name)
     )
-    with client.database.connection() as conn:
-        for _ in range(15):  # past psycopg's prepare threshold, then past PostgreSQL's five custom plans
-            search_sql._run(conn, statement, {"id": "x"}, {"enable_indexscan": "off"})
-        plans = conn.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%count(*)%'"
-        ).fetchall()
-        conn.rollback()
-    assert plans and all(generic == 0 and custom > 5 for generic, custom in plans), plans
+
+    def plan(exact: bool, where: dict[str, object] | None) -> search_sql.SearchPlan:
+        return search_sql.SearchPlan(
+            vector=points[0],
+            k=10,
+            where=compile_filter(where),
+            filtered=where is not None,
+            exclude_id=None,
+            exact=exact,
+            metric=collection.info.metric,
+            ef_search=None,
+            probes=None,
+        )
+
+    for exact, where in ((True, None), (False, {"group": 7}), (True, {"group": 7})):
+        settings = search_sql.query_settings(collection.info, plan(exact, where))
+        with client.database.connection() as conn:
+            conn.execute("DEALLOCATE ALL")
+            conn.rollback()
+            for _ in range(15):  # past psycopg's prepare threshold, then past PostgreSQL's five custom plans
+                search_sql._run(conn, statement, {"id": "x"}, settings)
+            plans = conn.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%count(*)%'"
+            ).fetchall()
+            conn.rollback()
+        assert plans and all(generic == 0 and custom > 5 for generic, custom in plans), (exact, where, plans)
     for query in _queries(12, 8):  # and the searches themselves, alternating on reused connections
         collection.search(query, k=10, filter={"group": 7})
         exact = collection.search(query, k=10, filter={"group": 7}, exact=True)

@@ -1,4 +1,9 @@
-"""Dependencies of the routes: the client, the caller's key, namespace access, and the worker threads."""
+"""Dependencies of the routes: the client, the caller's key, namespace access, and the worker threads.
+
+The dependencies are ``async def`` even where they do not await: FastAPI runs a plain ``def``
+dependency on a worker thread, and that hop (there and back through the event loop) costs more than
+the check itself, on every request.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,11 @@ def get_client(request: Request) -> Client:
     return client
 
 
-ClientDep = Annotated[Client, Depends(get_client)]
+async def _client(request: Request) -> Client:
+    return get_client(request)
+
+
+ClientDep = Annotated[Client, Depends(_client)]
 
 
 async def run_blocking(request: Request, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -63,7 +72,7 @@ async def get_caller(
 CallerDep = Annotated[ApiKey | None, Depends(get_caller)]
 
 
-def require_admin(caller: CallerDep) -> None:
+async def require_admin(caller: CallerDep) -> None:
     if caller is not None and caller.scope is not Scope.ADMIN:
         raise ApiError(403, "forbidden", "this needs an admin key")
 
@@ -71,17 +80,26 @@ def require_admin(caller: CallerDep) -> None:
 AdminDep = Depends(require_admin)
 
 
-def readable_namespace(ns: Annotated[str, Path(description="Namespace")], caller: CallerDep) -> str:
+def check_readable(ns: str, caller: ApiKey | None) -> str:
     """The namespace, if the caller may see it; otherwise 404, exactly as for one that does not exist."""
     if caller is not None and not caller.can_read(ns):
         raise NamespaceNotFound.named(ns)
     return ns
 
 
-def writable_namespace(ns: Annotated[str, Depends(readable_namespace)], caller: CallerDep) -> str:
+def check_writable(ns: str, caller: ApiKey | None) -> str:
+    """The namespace, if the caller may write to it (it must be readable: check that first)."""
     if caller is not None and not caller.can_write(ns):
         raise ApiError(403, "forbidden", f"this key may only read namespace {ns!r}")
     return ns
+
+
+async def readable_namespace(ns: Annotated[str, Path(description="Namespace")], caller: CallerDep) -> str:
+    return check_readable(ns, caller)
+
+
+async def writable_namespace(ns: Annotated[str, Depends(readable_namespace)], caller: CallerDep) -> str:
+    return check_writable(ns, caller)
 
 
 ReadNamespace = Annotated[str, Depends(readable_namespace)]

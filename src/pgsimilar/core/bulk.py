@@ -1,5 +1,6 @@
 """A large first load: rows into an empty collection by binary COPY straight into its table, with the
-approximate index out of the way, then the index built once over all of them and ANALYZE.
+approximate index out of the way, then a quick ANALYZE (storage.records.analyze: autovacuum follows with
+a full one) and the index built once over all of them.
 
 Building an HNSW graph over rows already in the table (in parallel, in maintenance_work_mem) is several
 times faster than growing it one inserted row at a time, and an IVFFlat index learns better lists from

@@ -199,7 +199,14 @@ class Client:
         check_name(name)
         check_name(namespace, "namespace")
         with self.database.connection() as conn:
-            info = catalog.get_collection(conn, namespace, name)
+            # Every search through the API starts here: autocommit reads the row in one round trip,
+            # instead of three (BEGIN, SELECT, COMMIT).
+            conn.autocommit = True
+            try:
+                info = catalog.get_collection(conn, namespace, name)
+            finally:
+                if not conn.closed:  # a broken connection is dropped by the pool anyway
+                    conn.autocommit = False
         return Collection(self, info, self.embedder(info.embedder, info.embedder_options))
 
     def list_collections(self, namespace: str | None = None) -> list[CollectionInfo]:

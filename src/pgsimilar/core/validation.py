@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -48,6 +48,10 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def _vector_limit(storage: Storage) -> float:
+    return _HALF_MAX if storage is Storage.HALFVEC else float(np.finfo(np.float32).max)
+
+
 def check_vector(
     value: VectorLike, dimensions: int, metric: Metric, storage: Storage
 ) -> npt.NDArray[np.float32]:
@@ -64,12 +68,54 @@ def check_vector(
         )
     if not np.isfinite(array).all():
         raise InvalidVector("vector contains NaN or infinity; every value must be a finite number")
-    limit = _HALF_MAX if storage is Storage.HALFVEC else float(np.finfo(np.float32).max)
+    limit = _vector_limit(storage)
     if np.abs(array).max(initial=0.0) > limit:
         raise InvalidVector(f"vector values must lie within ±{limit:g} for {storage.value} storage")
     if metric is Metric.COSINE and not array.any():
         raise InvalidVector("a zero vector has no direction, so its cosine distance is undefined")
     return array.astype(np.float32)
+
+
+_BLOCK_ROWS = 1024  # vectors converted and checked at a time: the block stays in the CPU's cache
+
+
+def _vector_matrix(
+    values: Sequence[VectorLike], dimensions: int, metric: Metric, storage: Storage
+) -> tuple[npt.NDArray[np.float32] | None, int]:
+    """``values`` as the rows of one float32 matrix, checked as :func:`check_vector` checks each, a block
+    at a time: ``(matrix, n)`` where rows before ``n`` passed and row ``n`` (if any) did not. ``(None, 0)``
+    when they do not make a matrix of ``dimensions`` columns (ragged, not numbers): check one by one.
+
+    Float32 arrays (what embedders return) are checked as float32, everything else as float64 like
+    :func:`check_vector`, so both accept exactly the same values and give the same float32 rows.
+    """
+    matrix = np.empty((len(values), dimensions), dtype=np.float32)
+    as_float32 = all(type(value) is np.ndarray and value.dtype == np.float32 for value in values)
+    limit = _vector_limit(storage)
+    for start in range(0, len(values), _BLOCK_ROWS):
+        part = values[start : start + _BLOCK_ROWS]
+        block = matrix[start : start + len(part)]
+        try:
+            if as_float32:
+                np.stack(part, out=block)
+                checked: npt.NDArray[np.floating[Any]] = block
+            else:
+                checked = np.asarray(part, dtype=np.float64)
+                if checked.shape != block.shape:
+                    return None, 0
+        except (TypeError, ValueError, OverflowError):
+            return None, 0
+        # max and min carry NaN through, and NaN fails every comparison: one test per row for NaN,
+        # infinity, the storage's range and (cosine) the zero vector.
+        high, low = checked.max(axis=1), checked.min(axis=1)
+        good = (high <= limit) & (low >= -limit)
+        if metric is Metric.COSINE:
+            good &= (high != 0) | (low != 0)
+        if not good.all():
+            return matrix, start + int(np.argmin(good))
+        if not as_float32:
+            block[...] = checked  # within float32's range, checked above
+    return matrix, len(values)
 
 
 def _check_text(value: object, where: str, settings: Settings) -> str:
@@ -87,11 +133,14 @@ def _check_text(value: object, where: str, settings: Settings) -> str:
     return value
 
 
+_JSON = json.JSONEncoder(allow_nan=False)  # json.dumps(..., allow_nan=False) builds an encoder per call
+
+
 def check_metadata(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidRecord(f"{where}: metadata must be a JSON object, got {type(value).__name__}")
     try:
-        encoded = json.dumps(value, allow_nan=False)
+        encoded = _JSON.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidRecord(
             f"{where}: metadata is not valid JSON ({exc}); NaN and infinity are not JSON"
@@ -101,6 +150,15 @@ def check_metadata(value: object, where: str) -> dict[str, Any]:
             f"{where}: metadata contains a NUL character, which PostgreSQL jsonb cannot store"
         )
     return dict(value)
+
+
+def _all_json(values: list[Any]) -> bool:
+    """Whether every value encodes as jsonb would store it: one encoder call for all, the usual case;
+    False sends the caller to :func:`check_metadata` one by one, to name the first culprit."""
+    try:
+        return "\\u0000" not in _JSON.encode(values)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 @dataclass
@@ -133,22 +191,29 @@ def check_records(
     storage: Storage,
     settings: Settings,
 ) -> list[CheckedRecord]:
-    """Every record checked; the first problem raises, naming the record by position and id."""
+    """Every record checked; the first problem raises, naming the record by position and id.
+
+    Vectors and metadata are checked for the whole write at once (what a large write spends its time
+    on), then each record in order; a record that fails is checked again alone, so the error is the
+    one the record-by-record checks would raise first.
+    """
+    items, unreadable = _as_records(records)
+    given = [record.vector for record in items if record.vector is not None]
+    matrix, good_vectors = _vector_matrix(given, dimensions, metric, storage)
+    metadata_is_json = _all_json([record.metadata for record in items])
     checked: list[CheckedRecord] = []
     seen: set[str] = set()
-    for position, item in enumerate(records):
-        try:
-            record = item if isinstance(item, Record) else Record.from_mapping(_as_mapping(item, position))
-        except InvalidRecord as exc:
-            raise InvalidRecord(f"record {position}: {exc}") from exc
+    vectors_seen = 0
+    for position, record in enumerate(items):
         where = f"record {position}" + (f" (id {record.id!r})" if isinstance(record.id, str) else "")
         content = None if record.content is None else _check_text(record.content, where, settings)
         vector = None
         if record.vector is not None:
-            try:
-                vector = check_vector(record.vector, dimensions, metric, storage)
-            except InvalidVector as exc:
-                raise type(exc)(f"{where}: {exc}") from exc
+            if matrix is not None and vectors_seen < good_vectors:
+                vector = matrix[vectors_seen]
+            else:
+                vector = _check_record_vector(record.vector, where, dimensions, metric, storage)
+            vectors_seen += 1
         image = None
         if record.image is not None:
             image = load_image(
@@ -164,9 +229,42 @@ def check_records(
         if record_id in seen:
             raise InvalidRecord(f"{where}: id {record_id!r} appears twice in one write")
         seen.add(record_id)
-        metadata = check_metadata(record.metadata, where)
+        if metadata_is_json and type(record.metadata) is dict:
+            # The caller's dict itself: written before the call returns, and one object fewer per record
+            # for the garbage collector to go through in a large write.
+            metadata = record.metadata
+        else:
+            metadata = check_metadata(record.metadata, where)
         checked.append(CheckedRecord(record_id, content, metadata, vector, image))
+    if unreadable is not None:
+        raise unreadable[0] from unreadable[1]
     return checked
+
+
+def _as_records(
+    records: Iterable[Record | Mapping[str, Any]],
+) -> tuple[list[Record], tuple[InvalidRecord, InvalidRecord] | None]:
+    """The records up to the first that is not one (nor a mapping that makes one), and that one's error
+    (with its cause), raised once the records before it are checked."""
+    items: list[Record] = []
+    for position, item in enumerate(records):
+        if isinstance(item, Record):
+            items.append(item)
+            continue
+        try:
+            items.append(Record.from_mapping(_as_mapping(item, position)))
+        except InvalidRecord as exc:
+            return items, (InvalidRecord(f"record {position}: {exc}"), exc)
+    return items, None
+
+
+def _check_record_vector(
+    value: VectorLike, where: str, dimensions: int, metric: Metric, storage: Storage
+) -> npt.NDArray[np.float32]:
+    try:
+        return check_vector(value, dimensions, metric, storage)
+    except InvalidVector as exc:
+        raise type(exc)(f"{where}: {exc}") from exc
 
 
 def _as_mapping(item: object, position: int) -> Mapping[str, Any]:

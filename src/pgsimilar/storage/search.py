@@ -64,12 +64,21 @@ def _binary(info: CollectionInfo, plan: SearchPlan) -> bool:
     return info.quantization is Quantization.BINARY and not plan.exact and info.index.kind is IndexKind.HNSW
 
 
+CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
+"""For searches whose best plan depends on the query: exact ones (planned without the vector index),
+and filtered ones (the filter's selectivity decides between the vector index and the metadata index).
+psycopg prepares a statement run five times, and PostgreSQL may then reuse one generic plan for it,
+made once under other settings or for other filter values. Unfiltered approximate searches keep
+that saving: their plan is the same for every query."""
+
+
 def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
     """The planner and index settings for this query (how :func:`_run` applies them: see there)."""
     filtered = plan.filtered or plan.exclude_id is not None
     if plan.exact or info.index.kind is IndexKind.NONE:
         # A sequential (or metadata-bitmap) scan and a sort: every candidate is compared, recall is 1.
-        return {"enable_indexscan": "off"}
+        return {"enable_indexscan": "off", **CUSTOM_PLANS}
+    custom = CUSTOM_PLANS if plan.filtered else {}
     if info.index.kind is IndexKind.HNSW:
         wanted = plan.candidates() if _binary(info, plan) else plan.k
         ef_search = min(max(plan.ef_search or HNSW_DEFAULT_EF_SEARCH, wanted), HNSW_MAX_EF_SEARCH)
@@ -78,11 +87,11 @@ def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
             # Keep walking the graph until enough rows pass the filter (or, with binary quantization,
             # until there are enough candidates), instead of stopping after one candidate list.
             settings["hnsw.iterative_scan"] = "relaxed_order"
-        return settings
+        return {**settings, **custom}
     settings = {"ivfflat.probes": str(plan.probes or IVFFLAT_DEFAULT_PROBES)}
     if filtered:
         settings["ivfflat.iterative_scan"] = "relaxed_order"
-    return settings
+    return {**settings, **custom}
 
 
 def _conditions(plan: SearchPlan) -> sql.Composable:

@@ -8,11 +8,8 @@ all of them (:data:`SESSION_DEFAULTS` fills in those it does not care about), so
 search into the next. Settings that would change other queries (``enable_indexscan`` for an exact
 search) stay local to the search's transaction.
 
-One more is kept: ``plan_cache_mode = force_custom_plan``. psycopg prepares a statement run five times,
-and PostgreSQL may then switch a prepared statement to a generic plan made once and reused, even after
-the settings it was planned under have changed. An approximate and an exact search run the same text
-with different settings, so a reused plan would run an exact search through the HNSW index, or an
-approximate one as a full scan. Custom plans are made at each run, under that run's settings.
+One more is kept: ``plan_cache_mode``, which exact and filtered searches set to ``force_custom_plan``
+(see :data:`.search.CUSTOM_PLANS`) and unfiltered approximate ones leave at ``auto``.
 
 What each connection holds is remembered here, not asked of the server. Anything that could change it
 behind our back forgets it: a failed statement (a setting pipelined with a failing query is rolled
@@ -29,7 +26,7 @@ from typing import Any
 from psycopg import Connection
 
 SESSION_DEFAULTS: Mapping[str, str] = {
-    "plan_cache_mode": "force_custom_plan",
+    "plan_cache_mode": "auto",
     "hnsw.ef_search": "40",
     "hnsw.iterative_scan": "off",
     "ivfflat.probes": "1",

@@ -12,7 +12,7 @@ from ...config import Settings
 from ...core.client import DEFAULT_NAMESPACE, Client
 from ...core.collection import Collection
 from ...errors import CollectionNotFound
-from ..deps import CallerDep, ClientDep, readable_namespace, run_blocking, writable_namespace
+from ..deps import CallerDep, ClientDep, check_readable, check_writable, run_blocking
 from ..schemas import (
     EmbedRequest,
     EmbedResponse,
@@ -50,7 +50,7 @@ def _embed(client: Client, settings: Settings, body: EmbedRequest) -> EmbedRespo
 @router.post("/embed", response_model=EmbedResponse)
 async def embed(request: Request, body: EmbedRequest, client: ClientDep, caller: CallerDep) -> EmbedResponse:
     """Embed ``text`` and store it under ``chunkId`` (replacing an earlier chunk of that id)."""
-    writable_namespace(readable_namespace(DEFAULT_NAMESPACE, caller), caller)
+    check_writable(check_readable(DEFAULT_NAMESPACE, caller), caller)
     return await run_blocking(request, _embed, client, request.app.state.settings, body)
 
 
@@ -70,5 +70,5 @@ async def search_pgvector(
 ) -> PgvectorSearchResponse:
     """The ``limit`` nearest chunks to ``query`` by ``distance`` (cosine ``<=>``, l2 ``<->``,
     inner_product ``<#>``); ``score`` is that distance, smallest first."""
-    readable_namespace(DEFAULT_NAMESPACE, caller)
+    check_readable(DEFAULT_NAMESPACE, caller)
     return await run_blocking(request, _search, client, request.app.state.settings, body)
