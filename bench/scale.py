@@ -8,7 +8,7 @@ untimed sweep over ``ef_search`` picks the smallest value reaching recall@10 >= 
 ground truth; then, in alternating rounds, the approximate search at that ``ef_search`` and its baseline,
 the exact scan (``exact=True``, on a subset of the queries: it compares every row), are timed one query
 at a time. Reported per size: the chosen ef_search, recall, p50/p99 latency, queries/s, the exact
-scan's latency, and the growth of each from one size to the next. Quick: 5k/20k/50k.
+scan's latency, and the growth of each from one size to the next. Quick: 2k/5k/10k.
 """
 
 from __future__ import annotations
