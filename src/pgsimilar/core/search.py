@@ -12,15 +12,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 from PIL.Image import Image as PILImage
+from psycopg import Connection
 
 from ..embedders.base import Modality
 from ..errors import InvalidInput, RecordNotFound, UnsupportedModality
 from ..media import load_image
 from ..storage import records as record_sql
-from ..storage.search import SearchPlan, SearchRun, run_keyword_search, run_search
+from ..storage.search import SearchPlan, SearchRun, estimated_matches, run_keyword_search, run_search
 from .filters import CompiledFilter, compile_filter
 from .fusion import reciprocal_rank_fusion
-from .types import Explain, Filter, Hit, IndexKind, Metric, SearchMode, SearchResults, VectorLike
+from .types import (
+    CollectionInfo,
+    Explain,
+    Filter,
+    Hit,
+    IndexKind,
+    Metric,
+    SearchMode,
+    SearchResults,
+    VectorLike,
+)
 from .validation import check_vector
 
 if TYPE_CHECKING:
@@ -29,6 +40,16 @@ if TYPE_CHECKING:
 MAX_K = 1000
 MAX_RERANK = 100
 HYBRID_DEPTH = 100
+EXACT_MATCHES_PER_HIT = 200
+EXACT_SELECTIVITY = 0.05
+"""A filtered search compares every match exactly when the planner expects a selective filter (at most
+5% of the rows) with few matches (at most 200 per hit wanted): there the index would walk past 20 or
+more non-matching rows per match, which measured slower than reading the matches through the metadata
+index (0.45x its queries/s at 1% of 100k rows), and less exact (recall@10 0.92)."""
+FILTERED_EF_SEARCH = 100
+"""The least ef_search of a filtered HNSW search that does not set one: its iterative scan returns rows
+in relaxed order, and a wider candidate list keeps recall@10 above 0.95 at 10% selectivity (0.94 at
+ef_search 40, 0.96 at 100 on 100k clustered vectors; bench/filtered.py)."""
 """How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
 
 
@@ -171,12 +192,14 @@ def _vector_search(
         exclude_id=request.id,
         exact=request.exact or info.index.kind is IndexKind.NONE or checked.metric is not info.metric,
         metric=checked.metric,
-        ef_search=request.ef_search or defaults.get("ef_search"),
+        ef_search=request.ef_search or _default_ef_search(defaults.get("ef_search"), bool(request.filter)),
         probes=request.probes or defaults.get("probes"),
         rerank=request.rerank or defaults.get("rerank"),
     )
     fell_back = False
     with collection._client.database.connection() as conn:
+        if plan.filtered and not plan.exact and _selective(conn, info, plan.where, k):
+            plan = dataclasses.replace(plan, exact=True)  # the exact scan is quicker, and exact
         run = run_search(conn, info, plan, explain=request.explain)
         if len(run.rows) < k and not plan.exact:
             # The index gave up before finding k matches (a selective filter): compare every match.
@@ -184,6 +207,18 @@ def _vector_search(
             run = run_search(conn, info, plan, explain=request.explain)
             fell_back = True
     return run, plan, fell_back, embed_seconds
+
+
+def _selective(conn: Connection[Any], info: CollectionInfo, where: CompiledFilter, k: int) -> bool:
+    matches, rows = estimated_matches(conn, info, where)
+    return matches <= EXACT_MATCHES_PER_HIT * k and matches <= EXACT_SELECTIVITY * rows
+
+
+def _default_ef_search(tuned: int | None, filtered: bool) -> int | None:
+    """What ``tune()`` stored (or pgvector's default), raised to :data:`FILTERED_EF_SEARCH` for filters."""
+    if not filtered:
+        return tuned
+    return max(tuned or 0, FILTERED_EF_SEARCH)
 
 
 def _keyword_search(collection: Collection, request: SearchRequest, checked: _Checked, k: int) -> SearchRun:

@@ -94,6 +94,27 @@ def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
     return {**settings, **custom}
 
 
+def estimated_matches(
+    conn: Connection[Any], info: CollectionInfo, where: CompiledFilter
+) -> tuple[float, float]:
+    """How many rows the planner expects ``where`` to keep, and how many the table holds (EXPLAIN of
+    both in one round trip: nothing is read but statistics). ``conn`` must not be in a transaction."""
+    filtered = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {}").format(table(info), where.sql)
+    everything = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(table(info))
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        with conn.pipeline() as pipeline, conn.cursor() as matching, conn.cursor() as total:
+            matching.execute(filtered, where.params, prepare=False)
+            total.execute(everything, prepare=False)
+            pipeline.sync()
+            rows = (matching.fetchone(), total.fetchone())
+    finally:
+        conn.autocommit = autocommit
+    matches, size = (float(row[0][0]["Plan"]["Plan Rows"]) if row else 0.0 for row in rows)
+    return matches, size
+
+
 def _conditions(plan: SearchPlan) -> sql.Composable:
     conditions: list[sql.Composable] = [plan.where.sql]
     if plan.exclude_id is not None:
