@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 MAX_K = 1000
 MAX_RERANK = 100
 HYBRID_DEPTH = 100
+"""How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
 EXACT_MATCHES_PER_HIT = 200
 EXACT_SELECTIVITY = 0.05
 """A filtered search compares every match exactly when the planner expects a selective filter (at most
@@ -50,7 +51,6 @@ FILTERED_EF_SEARCH = 100
 """The least ef_search of a filtered HNSW search that does not set one: its iterative scan returns rows
 in relaxed order, and a wider candidate list keeps recall@10 above 0.95 at 10% selectivity (0.94 at
 ef_search 40, 0.96 at 100 on 100k clustered vectors; bench/filtered.py)."""
-"""How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
 
 
 def score_from_distance(metric: Metric, distance: float) -> float:

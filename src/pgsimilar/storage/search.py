@@ -171,8 +171,8 @@ def readable_sql(statement: sql.Composed, conn: Connection[Any]) -> str:
 
 
 def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *, explain: bool) -> SearchRun:
-    """Run one search in its own transaction (so the settings end with it). ``conn`` must not be in a
-    transaction already: inside one, this would be a savepoint and the settings would outlive it."""
+    """Run one search, with the settings it needs (see :func:`_run`). ``conn`` must not be in a
+    transaction: the search is its own, so that its local settings end with it."""
     settings = query_settings(info, plan)
     statement = _statement(info, plan)
     params: dict[str, Any] = {
