@@ -22,6 +22,8 @@ from pgsimilar import (
 from pgsimilar.core.filters import compile_filter
 from pgsimilar.storage import search as search_sql
 
+from .clustered import exact_cosine_ids
+
 DIMS = 24
 N = 6000
 
@@ -67,22 +69,13 @@ def _queries(seed: int, n: int) -> np.ndarray:
     ).normal(size=(n, DIMS)).astype(np.float32)
 
 
-def _exact_ids(points: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[str]:
-    normed = points / np.linalg.norm(points, axis=1, keepdims=True)
-    distances = 1 - normed @ (query / np.linalg.norm(query))
-    if mask is not None:
-        distances = np.where(mask, distances, np.inf)
-    order = np.argsort(distances, kind="stable")[:k]
-    return [str(i) for i in order if np.isfinite(distances[i])]
-
-
 def test_exact_search_matches_brute_force_and_scans_sequentially(
     indexed: tuple[Collection, np.ndarray],
 ) -> None:
     collection, points = indexed
     query = _queries(2, 1)[0]
     results = collection.search(query, k=10, exact=True, explain=True)
-    assert results.ids == _exact_ids(points, query, 10)
+    assert results.ids == exact_cosine_ids(points, query, 10)
     assert results.explain is not None and results.explain.exact
     assert "embedding_idx" not in results.explain.plan
     hit = results[0]
@@ -105,7 +98,7 @@ def test_approximate_search_uses_the_hnsw_index_with_high_recall(
         assert results.explain is not None
         assert "Index Scan using" in results.explain.plan and "embedding_idx" in results.explain.plan
         assert results.explain.settings == {"hnsw.ef_search": "100"}
-        recalls.append(len(set(results.ids) & set(_exact_ids(points, query, 10))) / 10)
+        recalls.append(len(set(results.ids) & set(exact_cosine_ids(points, query, 10))) / 10)
     assert np.mean(recalls) >= 0.95
 
 
@@ -117,7 +110,7 @@ def test_a_selective_filter_is_answered_by_the_exact_scan(indexed: tuple[Collect
     for seed, group in ((4, 7), (5, 42), (6, 99)):
         query = _queries(seed, 1)[0]
         results = collection.search(query, k=10, filter={"group": group}, explain=True)
-        assert results.ids == _exact_ids(points, query, 10, mask=groups == group)
+        assert results.ids == exact_cosine_ids(points, query, 10, mask=groups == group)
         assert results.explain is not None and results.explain.exact
         assert "embedding_idx" not in results.explain.plan
 
@@ -137,7 +130,7 @@ def test_filter_excluding_the_query_neighbourhood_uses_iterative_index_scans(
     assert "Index Scan using" in results.explain.plan and not results.explain.fell_back_to_exact
     assert results.explain.settings["hnsw.ef_search"] == "100"  # a filter widens the default 40
     assert len(results) == 10 and all(hit.metadata["cluster"] in others for hit in results)
-    assert len(set(results.ids) & set(_exact_ids(points, query, 10, mask=matches))) >= 9
+    assert len(set(results.ids) & set(exact_cosine_ids(points, query, 10, mask=matches))) >= 9
 
     # The same query without iterative scans: what a plain post-filter returns. (Pooled connections
     # keep the last search's pgvector settings, so say which one this query runs with.)
@@ -159,10 +152,10 @@ def test_filter_matching_fewer_than_k_returns_all_matches(indexed: tuple[Collect
     rare = np.array([i % 500 == 3 for i in range(N)])
     query = _queries(7, 1)[0]
     results = collection.search(query, k=20, filter={"rare": True})
-    assert results.ids == _exact_ids(points, query, 20, mask=rare)
+    assert results.ids == exact_cosine_ids(points, query, 20, mask=rare)
     assert len(results) == int(rare.sum()) == 12
     assert collection.search(query, k=5, filter={"$and": [{"rare": True}, {"group": {"$lt": 50}}]}).ids == (
-        _exact_ids(points, query, 5, mask=rare & (np.arange(N) % 100 < 50))
+        exact_cosine_ids(points, query, 5, mask=rare & (np.arange(N) % 100 < 50))
     )
 
 
@@ -170,7 +163,7 @@ def test_similar_excludes_the_record_itself(indexed: tuple[Collection, np.ndarra
     collection, points = indexed
     results = collection.similar("17", k=5, exact=True)
     assert "17" not in results.ids
-    assert results.ids == [i for i in _exact_ids(points, points[17], 6) if i != "17"][:5]
+    assert results.ids == [i for i in exact_cosine_ids(points, points[17], 6) if i != "17"][:5]
     filtered = collection.similar("17", k=3, filter={"group": 17})
     assert (
         "17" not in filtered.ids
@@ -259,7 +252,7 @@ def test_exact_and_approximate_searches_never_share_a_cached_plan(
     for query in _queries(12, 8):  # and the searches themselves, alternating on reused connections
         collection.search(query, k=10, filter={"group": 7})
         exact = collection.search(query, k=10, filter={"group": 7}, exact=True)
-        assert exact.ids == _exact_ids(points, query, 10, mask=np.arange(N) % 100 == 7)
+        assert exact.ids == exact_cosine_ids(points, query, 10, mask=np.arange(N) % 100 == 7)
 
 
 def test_search_settings_rolled_back_with_a_failed_statement_are_sent_again(client: Client) -> None:
@@ -365,7 +358,7 @@ def test_ivfflat_index_is_built_after_the_first_load_and_probes_apply(
         query = _queries(11, 1)[0]
         results = collection.search(query, k=10, probes=3, explain=True)
         assert results.explain is not None and results.explain.settings == {"ivfflat.probes": "3"}
-        assert results.ids == _exact_ids(points, query, 10)  # probes = lists: every list is visited
+        assert results.ids == exact_cosine_ids(points, query, 10)  # probes = lists: every list is visited
         filtered = collection.search(query, k=10, filter={"g": 3})
         assert len(filtered) == 10 and all(hit.metadata["g"] == 3 for hit in filtered)
     finally:

@@ -12,7 +12,7 @@ from ..embedders.base import Embedder
 from ..embedders.registry import create_embedder
 from ..errors import CollectionExists, DimensionMismatch, InvalidInput
 from ..storage import catalog, indexes, tables
-from ..storage.database import Database
+from ..storage.database import Database, autocommit
 from .collection import Collection
 from .indexing import check_indexable, index_settings
 from .jobs import JobQueue
@@ -198,15 +198,10 @@ class Client:
         """The collection ``name`` of ``namespace``; CollectionNotFound (or NamespaceNotFound) otherwise."""
         check_name(name)
         check_name(namespace, "namespace")
-        with self.database.connection() as conn:
-            # Every search through the API starts here: autocommit reads the row in one round trip,
-            # instead of three (BEGIN, SELECT, COMMIT).
-            conn.autocommit = True
-            try:
-                info = catalog.get_collection(conn, namespace, name)
-            finally:
-                if not conn.closed:  # a broken connection is dropped by the pool anyway
-                    conn.autocommit = False
+        # Every search through the API starts here: autocommit reads the row in one round trip, instead
+        # of three (BEGIN, SELECT, COMMIT).
+        with self.database.connection() as conn, autocommit(conn):
+            info = catalog.get_collection(conn, namespace, name)
         return Collection(self, info, self.embedder(info.embedder, info.embedder_options))
 
     def list_collections(self, namespace: str | None = None) -> list[CollectionInfo]:

@@ -121,6 +121,19 @@ class Database:
         self.pool.close()
 
 
+@contextmanager
+def autocommit(conn: Connection[Any]) -> Iterator[Connection[Any]]:
+    """``conn`` in autocommit mode for the block, then as it was: statements outside a transaction
+    block save the BEGIN and COMMIT round trips. ``conn`` must not be in a transaction."""
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        if not conn.closed:  # a broken connection is dropped by the pool anyway
+            conn.autocommit = previous
+
+
 def _restore(conn: Connection[Any]) -> None:
     try:
         if not conn.closed:

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from ..core.filters import CompiledFilter
 from ..core.types import CollectionInfo, IndexKind, Metric, Quantization
 from . import session
+from .database import autocommit
 from .indexes import quantized
 from .records import to_db_vector
 from .tables import OPERATORS, table
@@ -101,16 +102,11 @@ def estimated_matches(
     both in one round trip: nothing is read but statistics). ``conn`` must not be in a transaction."""
     filtered = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {}").format(table(info), where.sql)
     everything = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(table(info))
-    autocommit = conn.autocommit
-    conn.autocommit = True
-    try:
-        with conn.pipeline() as pipeline, conn.cursor() as matching, conn.cursor() as total:
-            matching.execute(filtered, where.params, prepare=False)
-            total.execute(everything, prepare=False)
-            pipeline.sync()
-            rows = (matching.fetchone(), total.fetchone())
-    finally:
-        conn.autocommit = autocommit
+    with autocommit(conn), conn.pipeline() as pipeline, conn.cursor() as matching, conn.cursor() as total:
+        matching.execute(filtered, where.params, prepare=False)
+        total.execute(everything, prepare=False)
+        pipeline.sync()
+        rows = (matching.fetchone(), total.fetchone())
     matches, size = (float(row[0][0]["Plan"]["Plan Rows"]) if row else 0.0 for row in rows)
     return matches, size
 
@@ -220,10 +216,8 @@ def _run(
         raise RuntimeError("a search needs a connection outside any transaction")
     changed = session.changes(conn, settings)
     local = {name: value for name, value in settings.items() if not session.is_session_setting(name)}
-    autocommit = conn.autocommit
-    conn.autocommit = True  # no BEGIN/COMMIT round trips
     try:
-        with conn.cursor(row_factory=dict_row) as cur:
+        with autocommit(conn), conn.cursor(row_factory=dict_row) as cur:
             if not changed and not local:
                 rows = cur.execute(statement, params).fetchall()
             else:
@@ -238,8 +232,6 @@ def _run(
     except BaseException:
         session.forget(conn)  # a setting sent with a failed statement was rolled back with it
         raise
-    finally:
-        conn.autocommit = autocommit
 
 
 def _set_configs(cur: Cursor[Any], settings: dict[str, str], *, is_local: bool) -> None:
