@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -193,8 +194,9 @@ def test_search_settings_never_outlive_their_search(
     query = _queries(8, 1)[0]
     collection.search(query, k=5, ef_search=321, filter={"group": 1})
     collection.search(query, k=5, exact=True)
-    for _ in range(client.settings.pool_max_size):
-        with client.database.connection() as conn:
+    with ExitStack() as stack:  # every pooled connection at once, whichever ran the searches
+        for _ in range(client.settings.pool_max_size):
+            conn = stack.enter_context(client.database.connection())
             assert _effective(conn, {"hnsw.ef_search": "40"}) == {
                 "ef_search": "40",
                 "iterative_scan": "off",
@@ -308,6 +310,72 @@ def test_bad_queries(indexed: tuple[Collection, np.ndarray]) -> None:
         collection.search(text="a", vector=points[0])
     with pytest.raises(InvalidInput, match="exactly one"):
         collection.search()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.nan, "NaN"),
+        (np.inf, "NaN or infinity"),
+        (-np.inf, "NaN or infinity"),
+        (np.finfo(np.float32).max, None),  # the largest float32 is a valid value
+    ],
+)
+def test_float32_query_vectors_are_checked_like_any_other(
+    indexed: tuple[Collection, np.ndarray], value: float, message: str | None
+) -> None:
+    """float32 arrays (what embedders return) take a quicker check: it must refuse what the full
+    check refuses, with the same message, and accept what it accepts."""
+    collection, points = indexed
+    query = points[0].copy()
+    query[5] = value
+    if message is None:
+        assert len(collection.search(query, k=3, exact=True)) == 3
+    else:
+        with pytest.raises(InvalidVector, match=message):
+            collection.search(query)
+    with pytest.raises(InvalidVector, match="zero vector"):
+        collection.search(np.zeros(DIMS, dtype=np.float32))
+    tiny = np.full(DIMS, 1e-30, dtype=np.float32)  # its squares underflow to 0, but it has a direction
+    assert len(collection.search(tiny, k=3, exact=True)) == 3
+
+
+def test_float32_vectors_at_the_halfvec_limit(client: Client, unique_name: str) -> None:
+    """halfvec holds values up to 65504; the quick check must not let a larger one through, even when
+    the vector's other values are zero (its sum of squares is then just that value's square)."""
+    collection = client.create_collection(
+        unique_name, embedder="none", dimensions=4, metric="l2", index="none", storage="halfvec"
+    )
+    try:
+        collection.upsert([{"id": "a", "vector": [1.0, 0.0, 0.0, 0.0]}])
+        at_limit = np.array([65504.0, 0.0, 0.0, 0.0], dtype=np.float32)
+        assert collection.search(at_limit, k=1).ids == ["a"]
+        for over in (65505.0, 65536.0, 1e6):
+            with pytest.raises(InvalidVector, match="65504"):
+                collection.search(np.array([over, 0.0, 0.0, 0.0], dtype=np.float32))
+    finally:
+        client.drop_collection(unique_name)
+
+
+def test_searches_by_vector_and_by_id_after_a_collection_is_made_again_differently(
+    client: Client, unique_name: str
+) -> None:
+    """Unfiltered statements are rendered once per collection and shape: a collection dropped and
+    made again under the same name with other dimensions and metric must get its own."""
+    first = client.create_collection(unique_name, embedder="none", dimensions=3, metric="cosine")
+    first.upsert([{"id": "x", "vector": [1.0, 0.0, 0.0]}, {"id": "y", "vector": [0.0, 1.0, 0.0]}])
+    assert first.search([1.0, 0.1, 0.0], k=2).ids == ["x", "y"]
+    assert first.similar("x", k=1).ids == ["y"]
+    client.drop_collection(unique_name)
+    second = client.create_collection(unique_name, embedder="none", dimensions=2, metric="l2")
+    try:
+        second.upsert([{"id": "p", "vector": [0.0, 0.0]}, {"id": "q", "vector": [10.0, 0.0]}])
+        results = second.search([9.0, 0.0], k=2)
+        assert results.ids == ["q", "p"]
+        assert [hit.distance for hit in results] == pytest.approx([1.0, 9.0])
+        assert second.similar("p", k=1).ids == ["q"]
+    finally:
+        client.drop_collection(unique_name)
 
 
 @pytest.mark.parametrize(

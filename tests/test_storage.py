@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psutil
@@ -9,7 +10,7 @@ import psycopg
 import pytest
 
 from pgsimilar import Client, DatabaseUnavailable, Settings
-from pgsimilar.storage.database import Database, redact
+from pgsimilar.storage.database import Database, _load_json, redact
 from pgsimilar.storage.embedded import SERVER_SETTINGS_FILE, EmbeddedPostgres, server_settings
 from pgsimilar.storage.migrations import MIGRATIONS, applied_versions, migrate
 
@@ -42,6 +43,45 @@ def test_pooled_connections_exchange_vectors_in_binary(database: Database) -> No
         row = cur.execute("SELECT %b::vector", (np.array([1.5, -2.0, 3.25], dtype=np.float32),)).fetchone()
     assert row is not None
     assert row[0].to_list() == [1.5, -2.0, 3.25]
+
+
+def test_the_pool_hands_out_the_connection_returned_last(database: Database) -> None:
+    """One thread's consecutive statements go to one server process, whose caches are warm, however
+    many connections the pool has made; the least recently used wait at the front, to be closed."""
+    with database.connection() as first, database.connection() as second, database.connection() as third:
+        pids = [conn.info.backend_pid for conn in (first, second, third)]
+    assert len(set(pids)) == 3
+    # The three went back third, second, first (the blocks close inside out): first is the most recent.
+    for _ in range(4):
+        with database.connection() as conn:
+            assert conn.info.backend_pid == pids[0]
+    with database.connection() as again, database.connection() as next_one:
+        assert (again.info.backend_pid, next_one.info.backend_pid) == (pids[0], pids[1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        '{"big": 123456789012345678901234567890, "neg": -9223372036854775809}',
+        r'{"é": "\\u0000 is six characters", "emoji": "\ud83d\ude00", "nested": [{"x": null}]}',
+        ' {"leading": true}',
+        '{"trailing": true}  ',
+        '"a string"',
+        "[1, 2.5, 1e3, -0.5]",
+    ],
+)
+def test_json_from_the_server_reads_as_the_json_module_reads_it(database: Database, text: str) -> None:
+    """Metadata is read with a quicker decoder; it must give what ``json.loads`` gives, for jsonb
+    (as the server writes it back) and for json (kept as it was written, spaces and all)."""
+    with database.connection() as conn:
+        row = conn.execute("SELECT %s::jsonb, %s::json", (text, text)).fetchone()
+    assert row is not None
+    expected = json.loads(text)
+    assert row[0] == expected and row[1] == expected
+    assert _load_json(text.encode()) == expected
+    with pytest.raises(json.JSONDecodeError):
+        _load_json(b'{"a": 1} trailing')
 
 
 def test_embedded_server_stop_start_and_status(tmp_path: Path) -> None:

@@ -92,6 +92,10 @@ class CompiledFilter:
     sql: Composable
     params: dict[str, Any]
 
+    def keeps_everything(self) -> bool:
+        """Whether this is the empty filter (``TRUE``), which leaves every row in."""
+        return self.sql is _TRUE
+
 
 def compile_filter(
     filter: Mapping[str, Any] | None, *, column: str = "metadata", param_prefix: str = "f"
@@ -102,9 +106,9 @@ def compile_filter(
     by a number, so the caller can merge ``params`` into those of a bigger query. Raises
     :class:`InvalidFilter` when the filter does not follow the language described in this module.
     """
-    compiler = _Compiler(column, param_prefix)
     if filter is None:
         return CompiledFilter(_TRUE, {})
+    compiler = _Compiler(column, param_prefix)
     expression = compiler.node(filter, "filter", 0)
     return CompiledFilter(expression, compiler.params)
 

@@ -135,6 +135,23 @@ SELECT id, content, metadata, has_image, distance FROM nearest ORDER BY distance
     ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=_conditions(plan))
 
 
+_RENDERED: dict[tuple[Any, ...], bytes] = {}
+_RENDERED_MAX = 4096  # statement shapes remembered (a few per collection); past it, start over
+
+
+def _rendered_statement(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan) -> bytes:
+    """The text of an unfiltered search (``plan.where`` keeps everything), rendered once per collection
+    and statement shape: composing and rendering it anew is a good part of the Python work of a
+    search. Filtered statements differ with the filter, and are composed each time."""
+    key = (info.table_name, info.dimensions, _binary(info, plan), plan.metric, plan.exclude_id is not None)
+    text = _RENDERED.get(key)
+    if text is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        text = _RENDERED[key] = _statement(info, plan).as_bytes(conn)
+    return text
+
+
 def _binary_statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     """Candidates by Hamming distance between binary-quantized vectors (from the bit index), re-ranked
     by the full-precision distance of the collection's metric, in one statement."""
@@ -170,7 +187,11 @@ def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *,
     """Run one search, with the settings it needs (see :func:`_run`). ``conn`` must not be in a
     transaction: the search is its own, so that its local settings end with it."""
     settings = query_settings(info, plan)
-    statement = _statement(info, plan)
+    statement = (
+        _rendered_statement(conn, info, plan)
+        if plan.where.keeps_everything() and not explain
+        else _statement(info, plan)
+    )
     params: dict[str, Any] = {
         **plan.where.params,
         "query_vector": to_db_vector(info, plan.vector),
@@ -186,7 +207,7 @@ def run_search(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan, *,
 
 def _execute(
     conn: Connection[Any],
-    statement: sql.Composed,
+    statement: sql.Composed | bytes,
     params: dict[str, Any],
     settings: dict[str, str],
     *,
@@ -199,6 +220,7 @@ def _execute(
     plan_text = ""
     text = ""
     if explain:
+        assert isinstance(statement, sql.Composed), "an explained statement is composed, to be shown"
         explained = _run(conn, sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params, settings)
         plan_text = "\n".join(str(next(iter(row.values()))) for row in explained)
         text = readable_sql(statement, conn)  # only shown when explaining: not composed for every query
@@ -206,7 +228,7 @@ def _execute(
 
 
 def _run(
-    conn: Connection[Any], statement: sql.Composed, params: dict[str, Any], settings: dict[str, str]
+    conn: Connection[Any], statement: sql.Composed | bytes, params: dict[str, Any], settings: dict[str, str]
 ) -> list[dict[str, Any]]:
     """One round trip in the usual case: pgvector's settings are kept on the connection
     (:mod:`.session`) and only changed ones are sent, in one pipeline with the statement; other
