@@ -1,9 +1,11 @@
 """Query latency at a fixed recall as the collection grows: 10k, 100k and 1M clustered 384-d vectors.
 
     python bench/scale.py [--quick | --smoke] [--sizes 10000,100000,300000] [--rounds N] [--queries N]
+                          [--m 16] [--ef-construction 64]
 
 For each size: clustered unit vectors (bench/datasets.py) are loaded with one ``Collection.upsert``
-(cosine, HNSW M = 16, ef_construction = 64; the load time includes pgsimilar's index build); an
+(cosine, HNSW with M = 16 and ef_construction = 64 unless given; the load time includes pgsimilar's
+index build); an
 untimed sweep over ``ef_search`` picks the smallest value reaching recall@10 >= 0.95 against brute-force
 ground truth; then, in alternating rounds, the approximate search at that ``ef_search`` and its baseline,
 the exact scan (``exact=True``, on a subset of the queries: it compares every row), are timed one query
@@ -41,9 +43,9 @@ TARGET_RECALL = 0.95
 EF_SWEEP = [10, 20, 40, 80, 160, 320, 640, 1000]
 
 
-def load(db: Any, base: np.ndarray) -> tuple[Any, float]:
+def load(db: Any, base: np.ndarray, hnsw: dict[str, int]) -> tuple[Any, float]:
     collection = db.client().create_collection(
-        db.unique_name("scale"), embedder="none", dimensions=DIM, metric="cosine", index="hnsw"
+        db.unique_name("scale"), embedder="none", dimensions=DIM, metric="cosine", index="hnsw", **hnsw
     )
     started = time.perf_counter()
     collection.upsert([Record(id=str(i), vector=v) for i, v in enumerate(base)])
@@ -71,9 +73,11 @@ def timed_queries(searcher: PgsimilarSearcher, queries: np.ndarray) -> list[floa
     return latencies
 
 
-def measure_size(db: Any, n: int, query_n: int, exact_n: int, rounds: int) -> dict[str, Any]:
+def measure_size(
+    db: Any, n: int, query_n: int, exact_n: int, rounds: int, hnsw: dict[str, int]
+) -> dict[str, Any]:
     data = clustered_dataset(n, query_n, DIM, seed=31)
-    collection, load_seconds = load(db, data.base)
+    collection, load_seconds = load(db, data.base, hnsw)
     approx = PgsimilarSearcher(collection)
     exact = PgsimilarSearcher(collection, exact=True)
     ef, sweep = pick_ef(approx, data)
@@ -137,7 +141,12 @@ def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--sizes", type=str, default=None, help="comma-separated collection sizes")
     parser.add_argument("--queries", type=int, default=None)
+    parser.add_argument("--m", type=int, default=16, help="HNSW M (pgvector's default: 16)")
+    parser.add_argument(
+        "--ef-construction", type=int, default=64, help="HNSW ef_construction (pgvector's default: 64)"
+    )
     args = parser.parse_args()
+    hnsw = {"m": args.m, "ef_construction": args.ef_construction}
     sizes = (
         [int(x) for x in args.sizes.split(",")]
         if args.sizes
@@ -149,7 +158,7 @@ def main() -> None:
     load_before = load_average()
     started = time.perf_counter()
     with bench_database("scale") as db:
-        points = [measure_size(db, n, query_n, exact_n, rounds) for n in sizes]
+        points = [measure_size(db, n, query_n, exact_n, rounds, hnsw) for n in sizes]
         env = environment(db)
     curve = growth(points)
     print(
@@ -196,7 +205,7 @@ def main() -> None:
             "queries": query_n,
             "exact_queries": exact_n,
             "rounds": rounds,
-            "hnsw": {"m": 16, "ef_construction": 64},
+            "hnsw": hnsw,
             "points": points,
             "growth": curve,
             "seconds_total": round(time.perf_counter() - started, 1),

@@ -116,6 +116,41 @@ def test_a_selective_filter_is_answered_by_the_exact_scan(indexed: tuple[Collect
         assert "embedding_idx" not in results.explain.plan
 
 
+def test_a_filters_row_estimate_is_reused_for_a_while(
+    client: Client, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Choosing between the exact scan and the index asks the planner how many rows a filter keeps;
+    the answer is remembered per collection, filter and values for ESTIMATE_SECONDS."""
+    collection = client.create_collection(unique_name, embedder="none", dimensions=2, metric="l2")
+    rng = np.random.default_rng(3)
+
+    def add(kind: str, count: int, start: int) -> None:
+        collection.upsert(
+            {"id": str(start + i), "vector": rng.normal(size=2), "metadata": {"kind": kind}}
+            for i in range(count)
+        )
+        with client.database.connection() as conn:
+            conn.execute(
+                sql.SQL("ANALYZE {}").format(sql.Identifier("pgsimilar", collection.info.table_name))
+            )
+
+    def estimate(kind: str) -> float:
+        with client.database.connection() as conn:
+            return search_sql.estimated_matches(conn, collection.info, compile_filter({"kind": kind}))[0]
+
+    try:
+        add("a", 3000, 0)
+        before = estimate("b")
+        assert before < 100
+        add("b", 3000, 3000)
+        assert estimate("b") == before  # remembered
+        assert estimate("a") > 1000  # other values are asked for
+        monkeypatch.setattr(search_sql, "ESTIMATE_SECONDS", 0.0)
+        assert estimate("b") > 1000
+    finally:
+        client.drop_collection(unique_name)
+
+
 def test_filter_excluding_the_query_neighbourhood_uses_iterative_index_scans(
     client: Client, indexed: tuple[Collection, np.ndarray]
 ) -> None:

@@ -95,12 +95,29 @@ def query_settings(info: CollectionInfo, plan: SearchPlan) -> dict[str, str]:
     return {**settings, **custom}
 
 
+ESTIMATE_SECONDS = 60.0
+"""How long the row estimate of one filter on one collection is reused. The planner's statistics only
+change when the table is analysed (by autovacuum, or by pgsimilar after a large write), and a stale
+estimate can only make a search pick the slower of two plans that both return every hit: the exact
+scan, or the index walk (see :func:`..core.search._selective`). Asking costs a round trip and two
+plannings, a quarter of a 1%-selective search's time."""
+_ESTIMATES_MAX = 4096  # filters remembered; past it, start over
+
+_estimates: dict[tuple[str, bytes, str], tuple[float, float, float]] = {}
+
+
 def estimated_matches(
     conn: Connection[Any], info: CollectionInfo, where: CompiledFilter
 ) -> tuple[float, float]:
-    """How many rows the planner expects ``where`` to keep, and how many the table holds (EXPLAIN of
-    both in one round trip: nothing is read but statistics). ``conn`` must not be in a transaction."""
+    """How many rows the planner expects ``where`` to keep, and how many the table holds: remembered
+    for :data:`ESTIMATE_SECONDS` per collection, filter and values, else asked (EXPLAIN of both in one
+    round trip: nothing is read but statistics). ``conn`` must not be in a transaction."""
     filtered = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {}").format(table(info), where.sql)
+    key = (info.table_name, filtered.as_bytes(conn), repr(sorted(where.params.items())))
+    now = time.monotonic()
+    remembered = _estimates.get(key)
+    if remembered is not None and now - remembered[2] < ESTIMATE_SECONDS:
+        return remembered[0], remembered[1]
     everything = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(table(info))
     with autocommit(conn), conn.pipeline() as pipeline, conn.cursor() as matching, conn.cursor() as total:
         matching.execute(filtered, where.params, prepare=False)
@@ -108,6 +125,9 @@ def estimated_matches(
         pipeline.sync()
         rows = (matching.fetchone(), total.fetchone())
     matches, size = (float(row[0][0]["Plan"]["Plan Rows"]) if row else 0.0 for row in rows)
+    if len(_estimates) >= _ESTIMATES_MAX:
+        _estimates.clear()
+    _estimates[key] = (matches, size, now)
     return matches, size
 
 
