@@ -239,6 +239,11 @@ def _hit(row: dict[str, Any], score: float, distance: float | None) -> Hit:
     return Hit(row["id"], score, distance, row["metadata"], row["content"], row["has_image"])
 
 
+def _vector_hit(row: dict[str, Any], metric: Metric) -> Hit:
+    distance = float(row["distance"])
+    return _hit(row, score_from_distance(metric, distance), distance)
+
+
 def run_request(collection: Collection, request: SearchRequest) -> SearchResults:
     """Run a search request against ``collection``."""
     checked = _check(collection, request)
@@ -249,10 +254,7 @@ def run_request(collection: Collection, request: SearchRequest) -> SearchResults
         return SearchResults(_above(hits, request.min_score), details)
     if checked.mode is SearchMode.VECTOR:
         run, plan, fell_back, embed_seconds = _vector_search(collection, request, checked, request.k)
-        hits = [
-            _hit(row, score_from_distance(plan.metric, float(row["distance"])), float(row["distance"]))
-            for row in run.rows
-        ]
+        hits = [_vector_hit(row, plan.metric) for row in run.rows]
         details = _explain(run, plan.exact, embed_seconds, fell_back) if request.explain else None
         return SearchResults(_above(hits, request.min_score), details)
     return _hybrid(collection, request, checked)
