@@ -217,7 +217,7 @@ def test_content_changed_between_hash_read_and_write_is_embedded_in_the_transact
     text_collection.upsert([{"id": "r", "text": "original text"}])
     info = text_collection.info
     staged = record_sql.StagedRecord(
-        id="r", content="new text", metadata={}, content_hash="not-the-stored-hash", vector=None
+        id="r", content="new text", metadata_json="{}", content_hash="not-the-stored-hash", vector=None
     )
     asked: list[list[str]] = []
 
@@ -359,3 +359,99 @@ def test_a_large_first_load_stores_everything_and_analyzes_the_filtered_columns(
         ).fetchone()
     assert {"id", "metadata"} <= analyzed and "embedding" not in analyzed
     assert tuples is not None and tuples[0] == len(records)
+
+
+# ---- metadata: NUL characters refused, the text \u0000 (a backslash, then u0000) kept ----------------------
+
+LITERAL_NUL_TEXT = "C:\\u0000dir"  # six characters of text after "C:", not a NUL: JSON writes it \\u0000
+
+
+def test_the_text_backslash_u0000_is_stored_and_read_back_exactly(vectors: Collection) -> None:
+    metadata = {
+        "path": LITERAL_NUL_TEXT,
+        LITERAL_NUL_TEXT: ["\\u0000", "\\\\u0000", {"deep": "x\\u0000y"}],
+        "escaped quote": '\\"\\u0000',
+    }
+    vectors.upsert([Record(id="one", metadata=metadata, vector=[1, 0, 0])])
+    assert vectors.get("one").metadata == metadata
+    # Over a thousand records: the COPY streams in blocks.
+    records = [Record(id=f"r{i}", metadata={**metadata, "i": i}, vector=[1, i, 0]) for i in range(1500)]
+    assert vectors.upsert(records).inserted == 1500
+    assert vectors.get("r1499").metadata == {**metadata, "i": 1499}
+    assert vectors.count({"path": LITERAL_NUL_TEXT}) == 1501
+    again = vectors.upsert(records)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1500)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"x": "nul\x00"},
+        {"k\x00": 1},
+        {"deep": {"list": [1, {"x": ["a", "b\x00"]}]}},
+        {"list": ["a", "\x00", "b"]},
+        {"a backslash, then a NUL": "\\\x00"},
+        {"text and a NUL": LITERAL_NUL_TEXT + "\x00"},
+    ],
+)
+def test_a_nul_character_anywhere_in_metadata_refuses_the_whole_write(
+    vectors: Collection, metadata: dict[str, object]
+) -> None:
+    vectors.upsert([{"id": "keep", "vector": [1, 1, 1], "metadata": {"path": LITERAL_NUL_TEXT}}])
+    batch = [{"id": "new", "vector": [0, 1, 0], "metadata": {"path": LITERAL_NUL_TEXT}}]
+    with pytest.raises(InvalidRecord, match=r"^record 1 \(id 'bad'\): metadata contains a NUL character"):
+        vectors.upsert([*batch, {"id": "bad", "vector": [0, 0, 1], "metadata": metadata}])
+    assert vectors.count() == 1
+
+
+def test_a_large_first_load_refuses_a_nul_and_keeps_the_text_backslash_u0000(vectors: Collection) -> None:
+    from pgsimilar.core.bulk import BULK_LOAD_MIN_RECORDS
+
+    records = _many(BULK_LOAD_MIN_RECORDS)
+    records[9000].metadata = {"path": {"dir": "C:\x00dir"}}
+    with pytest.raises(InvalidRecord, match=r"^record 9000 \(id 'r9000'\): metadata contains a NUL"):
+        vectors.upsert(records)
+    assert vectors.count() == 0
+    records[9000].metadata = {"path": {"dir": LITERAL_NUL_TEXT}}
+    assert vectors.upsert(records).inserted == len(records)
+    assert vectors.get("r9000").metadata == {"path": {"dir": LITERAL_NUL_TEXT}}
+    assert vectors.get("r8999").metadata == {"n": 8999}
+
+
+# ---- the COPY stream: a failure while it is sent leaves nothing, and the connection usable ---------------
+
+
+def _staged_rows(count: int) -> list[record_sql.StagedRecord]:
+    rng = np.random.default_rng(8)
+    points = rng.normal(size=(count, 3)).astype(np.float32)
+    return [
+        record_sql.StagedRecord(
+            id=f"s{i}", content=None, metadata_json='{"n": 1}', content_hash=None, vector=p
+        )
+        for i, p in enumerate(points)
+    ]
+
+
+def test_a_row_that_cannot_be_encoded_mid_stream_rolls_the_copy_back(
+    client: Client, vectors: Collection
+) -> None:
+    rows = _staged_rows(2500)
+    rows[1500].id = "lone surrogate \ud800"  # no UTF-8 for it: fails while earlier blocks are on their way
+    with client.database.connection() as conn:
+        with pytest.raises(UnicodeEncodeError), conn.transaction():
+            record_sql.copy_into_table(conn, vectors.info, rows)
+        assert not record_sql.is_populated(conn, vectors.info)
+    assert vectors.count() == 0
+
+
+def test_a_row_the_server_refuses_mid_stream_rolls_the_copy_back(client: Client, vectors: Collection) -> None:
+    import psycopg
+
+    rows = _staged_rows(2500)
+    rows[1500].metadata_json = '{"unfinished": '  # refused by the server, after earlier blocks are stored
+    with client.database.connection() as conn:
+        with pytest.raises(psycopg.DataError), conn.transaction():
+            record_sql.copy_into_table(conn, vectors.info, rows)
+        assert not record_sql.is_populated(conn, vectors.info)
+    assert vectors.count() == 0
+    assert vectors.upsert([Record(id="after", vector=[1, 0, 0])]).inserted == 1

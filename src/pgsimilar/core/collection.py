@@ -40,19 +40,6 @@ if TYPE_CHECKING:
     from .client import Client
 
 
-def _staged(record: CheckedRecord, embedded: dict[str, npt.NDArray[np.float32]]) -> record_sql.StagedRecord:
-    return record_sql.StagedRecord(
-        id=record.id,
-        content=record.content,
-        metadata=record.metadata,
-        content_hash=record.content_hash,
-        vector=record.vector if record.vector is not None else embedded.get(record.id),
-        media_type=record.image.media_type if record.image else None,
-        image=record.image.data if record.image else None,
-        thumbnail=record.image.thumbnail if record.image else None,
-    )
-
-
 class Collection:
     """Records of one collection, and search over them. Get one from :class:`pgsimilar.Client`."""
 
@@ -105,7 +92,7 @@ class Collection:
         )
         for position, record in enumerate(checked):
             if record.vector is None:
-                needed = Modality.IMAGE if record.image is not None else Modality.TEXT
+                needed = Modality.IMAGE if record.checked_image is not None else Modality.TEXT
                 if not self.embedder.supports(needed):
                     raise UnsupportedModality(
                         f"record {position} (id {record.id!r}): the {info.embedder!r} embedder of "
@@ -127,48 +114,49 @@ class Collection:
             stored = record_sql.stored_hashes(conn, info, [record.id for record in checked])
         if not replace and stored:
             raise RecordExists(self._exists_message(list(stored)))
+        # A record without a vector is embedded, unless its content is stored unchanged: then its vector
+        # stays None, which keeps the stored one.
         to_embed = [
             record
             for record in checked
             if record.vector is None and (record.id not in stored or stored[record.id] != record.content_hash)
         ]
         embedded = self._embed_records(to_embed)
-        staged = [_staged(record, embedded) for record in checked]
-        counts = self._store(checked, staged, replace=replace, first_load=not stored)
+        for record in to_embed:
+            record.vector = embedded[record.id]
+        counts = self._store(checked, replace=replace, first_load=not stored)
         return UpsertResult(
             inserted=counts.inserted,
             updated=counts.updated,
-            unchanged=len(staged) - counts.inserted - counts.updated,
+            unchanged=len(checked) - counts.inserted - counts.updated,
             embedded=len(to_embed),
         )
 
     def _store(
-        self,
-        checked: list[CheckedRecord],
-        staged: list[record_sql.StagedRecord],
-        *,
-        replace: bool,
-        first_load: bool,
+        self, checked: list[CheckedRecord], *, replace: bool, first_load: bool
     ) -> record_sql.WriteCounts:
+        """Write the checked (and embedded) records: a checked record is the row storage writes."""
         info = self.info
-        by_id = {record.id: record for record in checked}
 
         def embed_late(ids: list[str]) -> dict[str, npt.NDArray[np.float32]]:
-            return self._embed_records([by_id[record_id] for record_id in ids])
+            wanted = set(ids)  # rare (content changed since its hash was read): looked up only then
+            return self._embed_records([record for record in checked if record.id in wanted])
 
         def verify(conn: Connection[Any], counts: record_sql.WriteCounts) -> None:
-            if not replace and counts.inserted < len(staged):
-                taken = record_sql.existing_ids(conn, info, list(by_id))
+            if not replace and counts.inserted < len(checked):
+                taken = record_sql.existing_ids(conn, info, [record.id for record in checked])
                 raise RecordExists(self._exists_message(taken))  # rolls the transaction back
 
-        large = len(staged) >= bulk.BULK_LOAD_MIN_RECORDS
+        large = len(checked) >= bulk.BULK_LOAD_MIN_RECORDS
         if large and first_load:
-            loaded = bulk.load_into_empty(self, staged, replace=replace, embed_late=embed_late, verify=verify)
+            loaded = bulk.load_into_empty(
+                self, checked, replace=replace, embed_late=embed_late, verify=verify
+            )
             if loaded is not None:
                 return loaded
         with self._client.database.connection() as conn:
             with conn.transaction():
-                counts = record_sql.write_records(conn, info, staged, replace=replace, embed_late=embed_late)
+                counts = record_sql.write_records(conn, info, checked, replace=replace, embed_late=embed_late)
                 verify(conn, counts)
                 if info.index.kind is IndexKind.IVFFLAT:
                     indexes.ensure_index(conn, info)  # built once the first rows are in
@@ -183,8 +171,8 @@ class Collection:
 
     def _embed_records(self, records: list[CheckedRecord]) -> dict[str, npt.NDArray[np.float32]]:
         """Vectors by id: images through the embedder's image side, texts through its text side."""
-        with_image = [record for record in records if record.image is not None]
-        text_only = [record for record in records if record.image is None]
+        with_image = [record for record in records if record.checked_image is not None]
+        text_only = [record for record in records if record.checked_image is None]
         vectors = dict(
             zip(
                 [r.id for r in text_only],
@@ -193,7 +181,9 @@ class Collection:
             )
         )
         if with_image:
-            images = [record.image.working for record in with_image if record.image is not None]
+            images = [
+                record.checked_image.working for record in with_image if record.checked_image is not None
+            ]
             embedded = self._checked_vectors(self.embedder.embed_images(images), len(images))
             vectors.update(zip([record.id for record in with_image], embedded, strict=True))
         return vectors

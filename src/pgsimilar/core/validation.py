@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ import numpy.typing as npt
 from ..config import Settings
 from ..errors import DimensionMismatch, InvalidInput, InvalidName, InvalidRecord, InvalidVector
 from ..media import CheckedImage, load_image
+from ..storage.records import StagedRecord
 from .types import Metric, Record, Storage, VectorLike
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -97,108 +98,149 @@ def check_vector(
 _BLOCK_ROWS = 1024  # vectors converted and checked at a time: the block stays in the CPU's cache
 
 
-def _vector_matrix(
+def _checked_vectors(
     values: Sequence[VectorLike], dimensions: int, metric: Metric, storage: Storage
-) -> tuple[npt.NDArray[np.float32] | None, int]:
-    """``values`` as the rows of one float32 matrix, checked as :func:`check_vector` checks each, a block
-    at a time: ``(matrix, n)`` where rows before ``n`` passed and row ``n`` (if any) did not. ``(None, 0)``
-    when they do not make a matrix of ``dimensions`` columns (ragged, not numbers): check one by one.
+) -> tuple[list[npt.NDArray[np.float32]] | None, int]:
+    """``values`` checked as :func:`check_vector` checks each, a block at a time: ``(vectors, n)`` where the
+    first ``n`` values passed (``vectors``: them as float32 arrays) and value ``n`` (if any) did not.
+    ``(None, 0)`` when they do not make rows of ``dimensions`` numbers (ragged, not numbers): check one
+    by one.
 
-    Float32 arrays (what embedders return) are checked as float32, everything else as float64 like
-    :func:`check_vector`, so both accept exactly the same values and give the same float32 rows.
+    Float32 arrays of the right shape (what embedders return) are checked as float32 and kept as they
+    are (a write is done with them before it returns), through one block-sized buffer that stays in the
+    CPU's cache; everything else is checked as float64 like :func:`check_vector` and converted, so both
+    accept exactly the same values and give the same float32 rows.
     """
-    matrix = np.empty((len(values), dimensions), dtype=np.float32)
-    as_float32 = all(type(value) is np.ndarray and value.dtype == np.float32 for value in values)
+    shape = (dimensions,)
+    as_float32 = all(
+        type(value) is np.ndarray and value.dtype == np.float32 and value.shape == shape for value in values
+    )
+    buffer = np.empty((min(len(values), _BLOCK_ROWS), dimensions), dtype=np.float32)
     limit = _vector_limit(storage)
+    vectors: list[npt.NDArray[np.float32]] = []
     for start in range(0, len(values), _BLOCK_ROWS):
         part = values[start : start + _BLOCK_ROWS]
-        block = matrix[start : start + len(part)]
         try:
             if as_float32:
-                np.stack(part, out=block)
-                checked: npt.NDArray[np.floating[Any]] = block
+                block: npt.NDArray[np.floating[Any]] = buffer[: len(part)]
+                np.concatenate(part, out=block.reshape(-1))  # every one has the shape: checked above
             else:
-                checked = np.asarray(part, dtype=np.float64)
-                if checked.shape != block.shape:
+                block = np.asarray(part, dtype=np.float64)
+                if block.shape != (len(part), dimensions):
                     return None, 0
         except (TypeError, ValueError, OverflowError):
             return None, 0
-        # max and min carry NaN through, and NaN fails every comparison: one test per row for NaN,
-        # infinity, the storage's range and (cosine) the zero vector.
-        high, low = checked.max(axis=1), checked.min(axis=1)
-        good = (high <= limit) & (low >= -limit)
-        if metric is Metric.COSINE:
-            good &= (high != 0) | (low != 0)
-        if not good.all():
-            return matrix, start + int(np.argmin(good))
-        if not as_float32:
-            block[...] = checked  # within float32's range, checked above
-    return matrix, len(values)
+        passed = _rows_passing(block, limit, metric)
+        if as_float32:
+            vectors += cast("Sequence[npt.NDArray[np.float32]]", part[:passed])
+        else:
+            vectors += list(block[:passed].astype(np.float32))
+        if passed < len(part):
+            return vectors, start + passed
+    return vectors, len(values)
 
 
-def _check_text(value: object, where: str, settings: Settings) -> str:
+def _rows_passing(block: npt.NDArray[np.floating[Any]], limit: float, metric: Metric) -> int:
+    """How many rows of ``block``, from the first, are vectors :func:`check_vector` accepts."""
+    # max and min carry NaN through, and NaN fails every comparison: one test per row for NaN,
+    # infinity, the storage's range and (cosine) the zero vector.
+    high, low = block.max(axis=1), block.min(axis=1)
+    good = (high <= limit) & (low >= -limit)
+    if metric is Metric.COSINE:
+        good &= (high != 0) | (low != 0)
+    return len(block) if good.all() else int(np.argmin(good))
+
+
+def _check_text(value: object, settings: Settings) -> str:
     if not isinstance(value, str):
-        raise InvalidRecord(f"{where}: content must be a string, got {type(value).__name__}")
+        raise InvalidRecord(f"content must be a string, got {type(value).__name__}")
     if not value.strip():
-        raise InvalidRecord(f"{where}: content is empty; give text to embed, or a vector")
+        raise InvalidRecord("content is empty; give text to embed, or a vector")
     if len(value) > settings.max_content_chars:
         raise InvalidRecord(
-            f"{where}: content has {len(value):,} characters, more than the limit of "
+            f"content has {len(value):,} characters, more than the limit of "
             f"{settings.max_content_chars:,} (PGSIMILAR_MAX_CONTENT_CHARS); split it into chunks"
         )
     if "\x00" in value:
-        raise InvalidRecord(f"{where}: content contains a NUL character, which PostgreSQL text cannot store")
+        raise InvalidRecord("content contains a NUL character, which PostgreSQL text cannot store")
     return value
 
 
 _JSON = json.JSONEncoder(allow_nan=False)  # json.dumps(..., allow_nan=False) builds an encoder per call
 
+# In JSON text a NUL character is the escape \u0000 after an even number of backslashes (none, or escaped
+# backslashes); after an odd number, a backslash of the data is followed by the five characters u0000.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
-def check_metadata(value: object, where: str) -> dict[str, Any]:
+
+def _holds_nul(json_text: str) -> bool:
+    """Whether JSON text written by the json module holds a NUL character, which jsonb cannot store."""
+    return "\\u0000" in json_text and _NUL_ESCAPE.search(json_text) is not None
+
+
+def metadata_json(value: object) -> str:
+    """``value`` as the JSON text of the metadata to store, or an InvalidRecord saying why it cannot be."""
     if not isinstance(value, Mapping):
-        raise InvalidRecord(f"{where}: metadata must be a JSON object, got {type(value).__name__}")
+        raise InvalidRecord(f"metadata must be a JSON object, got {type(value).__name__}")
     try:
-        encoded = _JSON.encode(value)
+        text = _JSON.encode(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidRecord(
-            f"{where}: metadata is not valid JSON ({exc}); NaN and infinity are not JSON"
-        ) from exc
-    if "\\u0000" in encoded:
-        raise InvalidRecord(
-            f"{where}: metadata contains a NUL character, which PostgreSQL jsonb cannot store"
-        )
-    return dict(value)
+        raise InvalidRecord(f"metadata is not valid JSON ({exc}); NaN and infinity are not JSON") from exc
+    except RecursionError as exc:
+        raise InvalidRecord("metadata is nested too deeply to encode as JSON") from exc
+    if _holds_nul(text):
+        raise InvalidRecord("metadata contains a NUL character, which PostgreSQL jsonb cannot store")
+    return text
 
 
-def _all_json(values: list[Any]) -> bool:
-    """Whether every value encodes as jsonb would store it: one encoder call for all, the usual case;
-    False sends the caller to :func:`check_metadata` one by one, to name the first culprit."""
+# Metadata that passes holds no NUL, so a string of one NUL between the values of a list makes the list's
+# JSON text easy to cut back into theirs.
+_CUT = "\x00"
+_CUT_JSON = ', "\\u0000", '
+
+
+def _metadata_texts(values: list[Any]) -> list[str] | None:
+    """Each value's JSON text as :func:`metadata_json` writes it, by one call of the encoder for all: less
+    than half the time of one call each, most of which goes to setting the encoder up. None when a value
+    is not JSON or holds a NUL: the caller then checks them one by one, to name the first culprit. (That
+    each is a mapping is for the caller to check.)"""
+    if not values:
+        return []
+    parts: list[object] = [_CUT] * (2 * len(values) - 1)
+    parts[::2] = values
     try:
-        return "\\u0000" not in _JSON.encode(values)
+        encoded = _JSON.encode(parts)
     except (TypeError, ValueError, RecursionError):
-        return False
+        return None
+    texts = encoded[1:-1].split(_CUT_JSON)  # "[v1, cut, v2]" -> [v1, v2]
+    if len(texts) != len(values):  # a cut inside a value: a list in it holds a NUL string
+        return None
+    # The cuts make len(values) - 1 escaped NULs; any more, and a value holds a NUL or the text \u0000.
+    if encoded.count("\\u0000") >= len(values) and any(_holds_nul(text) for text in texts):
+        return None
+    return texts
 
 
-@dataclass
-class CheckedRecord:
-    """A record that passed every check; ``vector`` is the caller's, or None when it must be embedded
-    (from the image if there is one, else from the content)."""
+@dataclass(slots=True)
+class CheckedRecord(StagedRecord):
+    """A record that passed every check, in the form it is written. ``vector`` is the caller's, or None
+    until the record is embedded (from its image if it has one, else from its content), which
+    ``content_hash`` identifies: an unchanged record is not embedded again. ``checked_image`` is the
+    decoded image, for the embedder."""
 
-    id: str
-    content: str | None
-    metadata: dict[str, Any]
-    vector: npt.NDArray[np.float32] | None
-    image: CheckedImage | None = None
+    checked_image: CheckedImage | None = None
 
-    @property
-    def content_hash(self) -> str | None:
-        # Only what the embedder turns into the vector is hashed: a record carrying its own vector has
-        # no hash, so a later write of it without a vector is embedded.
-        if self.vector is not None:
-            return None
-        if self.image is not None:
-            return "image:" + self.image.sha256
-        return content_hash(self.content) if self.content is not None else None
+
+def _content_hash(
+    content: str | None, vector: npt.NDArray[np.float32] | None, image: CheckedImage | None
+) -> str | None:
+    # Only what the embedder turns into the vector is hashed: a record carrying its own vector has no
+    # hash, so a later write of it without a vector is embedded.
+    if vector is not None:
+        return None
+    if image is not None:
+        return "image:" + image.sha256
+    return content_hash(content) if content is not None else None
 
 
 def check_records(
@@ -217,46 +259,75 @@ def check_records(
     """
     items, unreadable = _as_records(records)
     given = [record.vector for record in items if record.vector is not None]
-    matrix, good_vectors = _vector_matrix(given, dimensions, metric, storage)
-    metadata_is_json = _all_json([record.metadata for record in items])
+    passed_vectors = iter(_checked_vectors(given, dimensions, metric, storage)[0] or [])
+    metadata_texts = _metadata_texts([record.metadata for record in items])
     checked: list[CheckedRecord] = []
     seen: set[str] = set()
-    vectors_seen = 0
     for position, record in enumerate(items):
-        where = f"record {position}" + (f" (id {record.id!r})" if isinstance(record.id, str) else "")
-        content = None if record.content is None else _check_text(record.content, where, settings)
-        vector = None
-        if record.vector is not None:
-            if matrix is not None and vectors_seen < good_vectors:
-                vector = matrix[vectors_seen]
+        try:
+            content = None if record.content is None else _check_text(record.content, settings)
+            vector = None
+            if record.vector is not None:
+                vector = next(passed_vectors, None)
+                if vector is None:  # the one that failed the check of the whole write: say why
+                    vector = check_vector(record.vector, dimensions, metric, storage)
+            image = None if record.image is None else _record_image(record, position, settings)
+            if content is None and vector is None and image is None:
+                raise InvalidRecord("a record needs content or an image to embed, or a vector")
+            record_id = record.id if record.id is not None else _derived_id(content, image)
+            _check_id(record_id, settings)
+            if record_id in seen:
+                raise InvalidRecord(f"id {record_id!r} appears twice in one write")
+            seen.add(record_id)
+            if metadata_texts is not None and type(record.metadata) is dict:
+                text = metadata_texts[position]
             else:
-                vector = _check_record_vector(record.vector, where, dimensions, metric, storage)
-            vectors_seen += 1
-        image = None
-        if record.image is not None:
-            image = load_image(
-                record.image,
-                max_bytes=settings.max_image_bytes,
-                max_pixels=settings.max_image_pixels,
-                name=where,
-            )
-        if content is None and vector is None and image is None:
-            raise InvalidRecord(f"{where}: a record needs content or an image to embed, or a vector")
-        record_id = record.id if record.id is not None else _derived_id(content, image, where)
-        _check_id(record_id, where, settings)
-        if record_id in seen:
-            raise InvalidRecord(f"{where}: id {record_id!r} appears twice in one write")
-        seen.add(record_id)
-        if metadata_is_json and type(record.metadata) is dict:
-            # The caller's dict itself: written before the call returns, and one object fewer per record
-            # for the garbage collector to go through in a large write.
-            metadata = record.metadata
-        else:
-            metadata = check_metadata(record.metadata, where)
-        checked.append(CheckedRecord(record_id, content, metadata, vector, image))
+                text = metadata_json(record.metadata)
+        except (InvalidRecord, InvalidVector) as exc:
+            # Said here, once, rather than formatted for every record in case it fails.
+            raise type(exc)(f"{_where(position, record)}: {exc}") from exc
+        checked.append(_checked_record(record_id, content, text, vector, image))
     if unreadable is not None:
         raise unreadable[0] from unreadable[1]
     return checked
+
+
+def _where(position: int, record: Record) -> str:
+    return f"record {position}" + (f" (id {record.id!r})" if isinstance(record.id, str) else "")
+
+
+def _record_image(record: Record, position: int, settings: Settings) -> CheckedImage:
+    assert record.image is not None
+    # Its errors (InvalidImage) name the record themselves, so check_records passes them on as they are.
+    return load_image(
+        record.image,
+        max_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_image_pixels,
+        name=_where(position, record),
+    )
+
+
+def _checked_record(
+    record_id: str,
+    content: str | None,
+    metadata_text: str,
+    vector: npt.NDArray[np.float32] | None,
+    image: CheckedImage | None,
+) -> CheckedRecord:
+    hashed = _content_hash(content, vector, image)
+    if image is None:
+        return CheckedRecord(record_id, content, metadata_text, hashed, vector)
+    return CheckedRecord(
+        record_id,
+        content,
+        metadata_text,
+        hashed,
+        vector,
+        media_type=image.media_type,
+        image=image.data,
+        thumbnail=image.thumbnail,
+        checked_image=image,
+    )
 
 
 def _as_records(
@@ -276,34 +347,25 @@ def _as_records(
     return items, None
 
 
-def _check_record_vector(
-    value: VectorLike, where: str, dimensions: int, metric: Metric, storage: Storage
-) -> npt.NDArray[np.float32]:
-    try:
-        return check_vector(value, dimensions, metric, storage)
-    except InvalidVector as exc:
-        raise type(exc)(f"{where}: {exc}") from exc
-
-
 def _as_mapping(item: object, position: int) -> Mapping[str, Any]:
     if not isinstance(item, Mapping):
         raise InvalidRecord(f"expected a Record or a mapping, got {type(item).__name__}")
     return item
 
 
-def _derived_id(content: str | None, image: CheckedImage | None, where: str) -> str:
+def _derived_id(content: str | None, image: CheckedImage | None) -> str:
     # Derived from the image or the text, so loading the same items twice does not duplicate them.
     if image is not None:
         return image.sha256[:32]
     if content is None:
-        raise InvalidRecord(f"{where}: a record with only a vector needs an id")
+        raise InvalidRecord("a record with only a vector needs an id")
     return content_hash(content)[:32]
 
 
-def _check_id(record_id: object, where: str, settings: Settings) -> None:
+def _check_id(record_id: object, settings: Settings) -> None:
     if not isinstance(record_id, str) or not record_id:
-        raise InvalidRecord(f"{where}: id must be a non-empty string")
+        raise InvalidRecord("id must be a non-empty string")
     if len(record_id) > settings.max_id_chars:
-        raise InvalidRecord(f"{where}: id is longer than {settings.max_id_chars} characters")
+        raise InvalidRecord(f"id is longer than {settings.max_id_chars} characters")
     if "\x00" in record_id:
-        raise InvalidRecord(f"{where}: id contains a NUL character")
+        raise InvalidRecord("id contains a NUL character")
