@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -263,6 +264,33 @@ def test_a_large_first_load_builds_the_index_afterwards(client: Client, unique_n
         client.drop_collection(unique_name)
 
 
+def test_a_failed_large_first_load_leaves_the_collection_indexed(
+    client: Client, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk path drops the index for the load; a load that fails (here: after its COPY, inside the
+    write's transaction) rolls back to the empty table, which gets its index back."""
+    collection = client.create_collection(unique_name, embedder="none", dimensions=16)
+    real_copy = bulk.record_sql.copy_into_table
+
+    def copy_then_fail(*args: Any, **kwargs: Any) -> None:
+        real_copy(*args, **kwargs)
+        raise RuntimeError("the load failed after its COPY")
+
+    monkeypatch.setattr(bulk.record_sql, "copy_into_table", copy_then_fail)
+    try:
+        points = embedding_like(bulk.BULK_LOAD_MIN_RECORDS, 16, seed=5)
+        with pytest.raises(RuntimeError, match="after its COPY"):
+            collection.upsert({"id": str(i), "vector": points[i]} for i in range(len(points)))
+        assert collection.count() == 0
+        [(_, valid, definition)] = _index_rows(client, collection)
+        assert valid and "hnsw" in definition
+        monkeypatch.undo()
+        collection.upsert({"id": str(i), "vector": points[i]} for i in range(len(points)))
+        assert collection.count() == len(points) and collection.index_built()
+    finally:
+        client.drop_collection(unique_name)
+
+
 def test_build_settings_fit_the_machine(settings: Settings) -> None:
     memory, workers = indexing.build_settings(settings.model_copy(update={"database_url": None}))
     assert memory is not None and memory.endswith("MB")
@@ -278,7 +306,7 @@ def test_build_settings_fit_the_machine(settings: Settings) -> None:
 
 def test_search_statements_are_prepared_on_pooled_connections(client: Client, loaded: Collection) -> None:
     """The same statement text every time, so psycopg prepares it after a few runs on a connection (the
-    pool hands its idle connections out in turn, so each gets several)."""
+    pool hands out the connection returned last, so one thread's searches go to one connection)."""
     query = embedding_like(1, DIMS, seed=6)[0]
     for _ in range(client.settings.pool_max_size * 6):
         loaded.search(query, k=3, exact=True)

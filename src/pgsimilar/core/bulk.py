@@ -8,11 +8,13 @@ all the data. "Empty" is made true by a table lock that keeps other writers out 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from psycopg import Connection
 
 from ..errors import IndexBuildFailed
@@ -52,7 +54,13 @@ def load_into_empty(
                 return None
             # Out of the way for the load; concurrently, so searches of the empty table never wait.
             indexes.drop_index(conn, info, concurrently=True)
-            counts = _write(conn, collection, staged, replace=replace, embed_late=embed_late, verify=verify)
+            try:
+                counts = _write(
+                    conn, collection, staged, replace=replace, embed_late=embed_late, verify=verify
+                )
+            except BaseException:
+                _put_index_back(conn, collection)
+                raise
             record_sql.analyze(conn, info)
             if info.index.kind is not IndexKind.NONE:
                 _index(conn, collection, len(staged))
@@ -79,6 +87,15 @@ def _write(
             counts = record_sql.write_records(conn, info, staged, replace=replace, embed_late=embed_late)
         verify(conn, counts)
     return counts
+
+
+def _put_index_back(conn: Connection[Any], collection: Collection) -> None:
+    """After a failed load the table is as empty as before: its index goes back (over no rows, at once),
+    or searches would be exact scans until rebuild_index(). The load's own error is the one to report,
+    so a failure here (the connection may be what failed) is not raised over it."""
+    client = collection._client
+    with contextlib.suppress(psycopg.Error, IndexBuildFailed):
+        indexing.build_locked(client.database, conn, client.settings, collection.info, None)
 
 
 def _index(conn: Connection[Any], collection: Collection, count: int) -> None:
