@@ -137,8 +137,9 @@ def test_filtered(tmp_path: Path, database: Database) -> None:
     for label in ("10% as_loaded", "1% as_loaded"):
         measured = result["results"][label]
         contenders = measured["contenders"]
-        assert {"approx_ef40", "exact"} <= set(contenders)
+        assert {"approx_default", "approx_ef40", "exact"} <= set(contenders)
         assert {"recall_at_10", "hits_min", "qps", "speedup_over_exact"} <= set(contenders["exact"])
+        assert "fell_back_to_exact_rate" in contenders["approx_default"]
         assert "fell_back_to_exact_rate" in contenders["approx_ef40"]
         assert all(0.0 <= c["recall_at_10"] <= 1.0 for c in contenders.values())
         # The exact filtered scan is the ground truth's query: every match up to k, the true nearest.

@@ -164,7 +164,7 @@ def test_filter_excluding_the_query_neighbourhood_uses_iterative_index_scans(
     results = collection.search(query, k=10, filter={"cluster": {"$in": others}}, explain=True)
     assert results.explain is not None
     assert "Index Scan using" in results.explain.plan and not results.explain.fell_back_to_exact
-    assert results.explain.settings["hnsw.ef_search"] == "100"  # a filter widens the default 40
+    assert results.explain.settings["hnsw.ef_search"] == "200"  # a filter widens the default 40
     assert len(results) == 10 and all(hit.metadata["cluster"] in others for hit in results)
     assert len(set(results.ids) & set(exact_cosine_ids(points, query, 10, mask=matches))) >= 9
 
