@@ -116,37 +116,33 @@ def test_a_selective_filter_is_answered_by_the_exact_scan(indexed: tuple[Collect
         assert "embedding_idx" not in results.explain.plan
 
 
-def test_a_filters_row_estimate_is_reused_for_a_while(
+def test_a_filters_matches_are_counted_up_to_a_cap_and_remembered_for_a_while(
     client: Client, unique_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Choosing between the exact scan and the index asks the planner how many rows a filter keeps;
-    the answer is remembered per collection, filter and values for ESTIMATE_SECONDS."""
+    """Choosing between the exact scan and the index counts a filter's matches (the planner's estimate
+    for jsonb containment can be several times off); the count is remembered per collection, filter,
+    values and cap for MATCHES_SECONDS."""
     collection = client.create_collection(unique_name, embedder="none", dimensions=2, metric="l2")
     rng = np.random.default_rng(3)
 
     def add(kind: str, count: int, start: int) -> None:
         collection.upsert(
-            {"id": str(start + i), "vector": rng.normal(size=2), "metadata": {"kind": kind}}
+            {"id": str(start + i), "vector": rng.normal(size=2), "metadata": {"kind": kind, "n": i}}
             for i in range(count)
         )
-        with client.database.connection() as conn:
-            conn.execute(
-                sql.SQL("ANALYZE {}").format(sql.Identifier("pgsimilar", collection.info.table_name))
-            )
 
-    def estimate(kind: str) -> float:
+    def count(kind: str, cap: int = 10_000) -> int:
         with client.database.connection() as conn:
-            return search_sql.estimated_matches(conn, collection.info, compile_filter({"kind": kind}))[0]
+            return search_sql.count_matches(conn, collection.info, compile_filter({"kind": kind}), cap)[0]
 
     try:
         add("a", 3000, 0)
-        before = estimate("b")
-        assert before < 100
-        add("b", 3000, 3000)
-        assert estimate("b") == before  # remembered
-        assert estimate("a") > 1000  # other values are asked for
-        monkeypatch.setattr(search_sql, "ESTIMATE_SECONDS", 0.0)
-        assert estimate("b") > 1000
+        assert (count("a"), count("a", cap=1000), count("b")) == (3000, 1000, 0)
+        add("b", 2500, 3000)
+        assert count("b") == 0  # remembered
+        assert count("b", cap=5000) == 2500  # another cap is counted anew
+        monkeypatch.setattr(search_sql, "MATCHES_SECONDS", 0.0)
+        assert count("b") == 2500
     finally:
         client.drop_collection(unique_name)
 

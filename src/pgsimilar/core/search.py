@@ -18,7 +18,7 @@ from ..embedders.base import Modality
 from ..errors import InvalidInput, RecordNotFound, UnsupportedModality
 from ..media import load_image
 from ..storage import records as record_sql
-from ..storage.search import SearchPlan, SearchRun, estimated_matches, run_keyword_search, run_search
+from ..storage.search import SearchPlan, SearchRun, count_matches, run_keyword_search, run_search
 from .filters import CompiledFilter, compile_filter
 from .fusion import reciprocal_rank_fusion
 from .types import (
@@ -43,10 +43,11 @@ HYBRID_DEPTH = 100
 """How many candidates each list gives hybrid fusion (at least k): the usual depth RRF is run over."""
 EXACT_MATCHES_PER_HIT = 200
 EXACT_SELECTIVITY = 0.05
-"""A filtered search compares every match exactly when the planner expects a selective filter (at most
-5% of the rows) with few matches (at most 200 per hit wanted): there the index would walk past 20 or
-more non-matching rows per match, which measured slower than reading the matches through the metadata
-index (0.45x its queries/s at 1% of 100k rows), and less exact (recall@10 0.92)."""
+"""A filtered search compares every match exactly when its filter is selective (at most 5% of the rows)
+with few matches (at most 200 per hit wanted, counted: see :func:`..storage.search.count_matches`):
+there the index would walk past 20 or more non-matching rows per match, which measured slower than
+reading the matches through the metadata index (0.45x its queries/s at 1% of 100k rows), and less
+exact (recall@10 0.92)."""
 FILTERED_EF_SEARCH = 200
 """The least ef_search of a filtered HNSW search that does not set one: its iterative scan returns rows
 in relaxed order, and a wider candidate list keeps recall@10 above 0.95 at 10% selectivity. On 100k
@@ -211,8 +212,9 @@ def _vector_search(
 
 
 def _selective(conn: Connection[Any], info: CollectionInfo, where: CompiledFilter, k: int) -> bool:
-    matches, rows = estimated_matches(conn, info, where)
-    return matches <= EXACT_MATCHES_PER_HIT * k and matches <= EXACT_SELECTIVITY * rows
+    most = EXACT_MATCHES_PER_HIT * k
+    matches, rows = count_matches(conn, info, where, cap=most + 1)
+    return matches <= most and matches <= EXACT_SELECTIVITY * rows
 
 
 def _default_ef_search(tuned: int | None, filtered: bool) -> int | None:
