@@ -51,8 +51,8 @@ exact (recall@10 0.92)."""
 FILTERED_EF_SEARCH = 200
 """The least ef_search of a filtered HNSW search that does not set one: its iterative scan returns rows
 in relaxed order, and a wider candidate list keeps recall@10 above 0.95 at 10% selectivity. On 100k
-clustered vectors (bench/filtered.py), two builds of the same index gave 0.91-0.95 at ef_search 40,
-0.92-0.96 at 100 and 0.964-0.967 at 200, for about a tenth fewer queries/s than at 100."""
+clustered vectors (bench/filtered.py), builds of the same index (parallel, so each differs) gave
+0.92-0.98 at ef_search 100 and 0.964-0.986 at 200, at about the same queries/s."""
 
 
 def score_from_distance(metric: Metric, distance: float) -> float:

@@ -56,25 +56,19 @@ def _vector_limit(storage: Storage) -> float:
     return _HALF_MAX if storage is Storage.HALFVEC else _FLOAT32_MAX
 
 
-# float32's rounding error of a sum of squares stays below 1e-3 up to pgvector's 16,000 dimensions.
-_SQUARE_MARGIN = 0.99
-
-
 def check_vector(
     value: VectorLike, dimensions: int, metric: Metric, storage: Storage
 ) -> npt.NDArray[np.float32]:
     """``value`` as a float32 array of the collection's dimensions, or an InvalidVector saying why not."""
-    if type(value) is np.ndarray and value.dtype == np.float32 and value.shape == (dimensions,):
-        # What embedders and most callers hand in, passed by one dot product (a search's hot path): no
-        # value exceeds the square root of the sum of squares, NaN and infinity make the sum fail the
-        # comparison, and the margin is far wider than float32's rounding of the sum. Anything that
-        # does not pass is checked again below, exactly, which says why.
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow and NaN: checked below
-            square = float(np.dot(value, value))
-        if square <= _vector_limit(storage) ** 2 * _SQUARE_MARGIN and (
-            square > 0.0 or metric is not Metric.COSINE
-        ):
-            return value.copy()
+    # What embedders and most callers hand in (a search's hot path) takes the batch check, as a block of
+    # one row. Anything it does not pass is checked again below, which says why.
+    if (
+        type(value) is np.ndarray
+        and value.dtype == np.float32
+        and value.shape == (dimensions,)
+        and _rows_passing(value.reshape(1, dimensions), _vector_limit(storage), metric) == 1
+    ):
+        return value.copy()
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
