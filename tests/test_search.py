@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
 
 from pgsimilar import (
     Client,
@@ -213,7 +214,7 @@ def _effective(conn: Any, settings: dict[str, str]) -> dict[str, str]:
         "current_setting('hnsw.iterative_scan') AS iterative_scan, "
         "current_setting('enable_indexscan') AS enable_indexscan"
     )
-    return search_sql._run(conn, statement, {}, settings)[0]
+    return search_sql._run(conn, dict_row, statement, {}, settings)[0]
 
 
 def test_search_settings_never_outlive_their_search(
@@ -276,7 +277,7 @@ def test_exact_and_approximate_searches_never_share_a_cached_plan(
             conn.execute("DEALLOCATE ALL")
             conn.rollback()
             for _ in range(15):  # past psycopg's prepare threshold, then past PostgreSQL's five custom plans
-                search_sql._run(conn, statement, {"id": "x"}, settings)
+                search_sql._run(conn, tuple_row, statement, {"id": "x"}, settings)
             plans = conn.execute(
                 "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%count(*)%'"
             ).fetchall()
@@ -292,7 +293,7 @@ def test_search_settings_rolled_back_with_a_failed_statement_are_sent_again(clie
     with client.database.connection() as conn:
         _effective(conn, {"hnsw.ef_search": "40"})
         with pytest.raises(psycopg.errors.DivisionByZero):
-            search_sql._run(conn, sql.SQL("SELECT 1 / 0"), {}, {"hnsw.ef_search": "55"})
+            search_sql._run(conn, tuple_row, sql.SQL("SELECT 1 / 0"), {}, {"hnsw.ef_search": "55"})
         # The failed statement's implicit transaction took the new value with it; had it been
         # remembered as set, this search would silently run with the old one.
         assert conn.execute("SELECT current_setting('hnsw.ef_search')").fetchone() == ("40",)

@@ -59,6 +59,29 @@ def test_the_pool_hands_out_the_connection_returned_last(database: Database) -> 
         assert (again.info.backend_pid, next_one.info.backend_pid) == (pids[0], pids[1])
 
 
+def test_a_connection_used_in_autocommit_mode_comes_back_in_a_transaction(database: Database) -> None:
+    """Searches leave their pooled connection in autocommit mode (so a run of them switches nothing);
+    the next ordinary use of it must still be one transaction: all of the block, or none of it."""
+    with database.connection() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.mode_test (n int)")
+        conn.execute("TRUNCATE public.mode_test")
+    with database.connection(autocommit=True) as conn:
+        pid = conn.info.backend_pid
+        assert conn.autocommit
+        conn.execute("INSERT INTO public.mode_test VALUES (1)")  # committed at once, whatever follows
+    with pytest.raises(RuntimeError), database.connection() as conn:
+        assert conn.info.backend_pid == pid and not conn.autocommit  # the same connection, switched back
+        conn.execute("INSERT INTO public.mode_test VALUES (2)")
+        raise RuntimeError("the block fails: its insert is rolled back")
+    with pytest.raises(RuntimeError), database.connection(autocommit=True) as conn:
+        assert conn.info.backend_pid == pid
+        conn.execute("INSERT INTO public.mode_test VALUES (3)")
+        raise RuntimeError("in autocommit mode the insert has already been committed")
+    with database.connection() as conn:
+        assert conn.execute("SELECT array_agg(n ORDER BY n) FROM public.mode_test").fetchone() == ([1, 3],)
+        conn.execute("DROP TABLE public.mode_test")
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -12,7 +12,7 @@ from ..embedders.base import Embedder
 from ..embedders.registry import create_embedder
 from ..errors import CollectionExists, DimensionMismatch, InvalidInput
 from ..storage import catalog, indexes, tables
-from ..storage.database import Database, autocommit
+from ..storage.database import Database
 from .collection import Collection
 from .indexing import check_indexable, index_settings
 from .jobs import JobQueue
@@ -200,7 +200,7 @@ class Client:
         check_name(namespace, "namespace")
         # Every search through the API starts here: autocommit reads the row in one round trip, instead
         # of three (BEGIN, SELECT, COMMIT).
-        with self.database.connection() as conn, autocommit(conn):
+        with self.database.connection(autocommit=True) as conn:
             info = catalog.get_collection(conn, namespace, name)
         return Collection(self, info, self.embedder(info.embedder, info.embedder_options))
 

@@ -18,7 +18,15 @@ from ..embedders.base import Modality
 from ..errors import InvalidInput, RecordNotFound, UnsupportedModality
 from ..media import load_image
 from ..storage import records as record_sql
-from ..storage.search import SearchPlan, SearchRun, count_matches, run_keyword_search, run_search
+from ..storage.search import (
+    KeywordRow,
+    SearchPlan,
+    SearchRun,
+    VectorRow,
+    count_matches,
+    run_keyword_search,
+    run_search,
+)
 from .filters import CompiledFilter, compile_filter
 from .fusion import reciprocal_rank_fusion
 from .types import (
@@ -171,7 +179,7 @@ def query_vector(collection: Collection, request: SearchRequest) -> npt.NDArray[
     if request.vector is not None:
         return check_vector(request.vector, info.dimensions, info.metric, info.storage)
     assert request.id is not None
-    with collection._client.database.connection() as conn:
+    with collection._client.database.connection(autocommit=True) as conn:
         stored = record_sql.read_vector(conn, info, request.id) if storable([request.id]) else None
     if stored is None:
         raise RecordNotFound(f"no record with id {request.id!r} in {info.qualified_name}")
@@ -180,7 +188,7 @@ def query_vector(collection: Collection, request: SearchRequest) -> npt.NDArray[
 
 def _vector_search(
     collection: Collection, request: SearchRequest, checked: _Checked, k: int
-) -> tuple[SearchRun, SearchPlan, bool, float]:
+) -> tuple[SearchRun[VectorRow], SearchPlan, bool, float]:
     started = time.perf_counter()
     vector = query_vector(collection, request)
     embed_seconds = time.perf_counter() - started
@@ -199,7 +207,7 @@ def _vector_search(
         rerank=request.rerank or defaults.get("rerank"),
     )
     fell_back = False
-    with collection._client.database.connection() as conn:
+    with collection._client.database.connection(autocommit=True) as conn:
         if plan.filtered and not plan.exact and _selective(conn, info, plan.where, k):
             plan = dataclasses.replace(plan, exact=True)  # the exact scan is quicker, and exact
         run = run_search(conn, info, plan, explain=request.explain)
@@ -224,9 +232,11 @@ def _default_ef_search(tuned: int | None, filtered: bool) -> int | None:
     return max(tuned or 0, FILTERED_EF_SEARCH)
 
 
-def _keyword_search(collection: Collection, request: SearchRequest, checked: _Checked, k: int) -> SearchRun:
+def _keyword_search(
+    collection: Collection, request: SearchRequest, checked: _Checked, k: int
+) -> SearchRun[KeywordRow]:
     assert request.text is not None
-    with collection._client.database.connection() as conn:
+    with collection._client.database.connection(autocommit=True) as conn:
         return run_keyword_search(
             conn,
             collection.info,
@@ -238,26 +248,27 @@ def _keyword_search(collection: Collection, request: SearchRequest, checked: _Ch
         )
 
 
-def _hit(row: dict[str, Any], score: float, distance: float | None) -> Hit:
-    return Hit(row["id"], score, distance, row["metadata"], row["content"], row["has_image"])
+def _hit(row: VectorRow | KeywordRow, score: float, distance: float | None) -> Hit:
+    return Hit(row.id, score, distance, row.metadata, row.content, row.has_image)
 
 
-def _vector_hit(row: dict[str, Any], metric: Metric) -> Hit:
-    distance = float(row["distance"])
-    return _hit(row, score_from_distance(metric, distance), distance)
+def _vector_hits(rows: list[VectorRow], metric: Metric) -> list[Hit]:
+    return [_hit(row, score_from_distance(metric, row.distance), row.distance) for row in rows]
 
 
 def run_request(collection: Collection, request: SearchRequest) -> SearchResults:
     """Run a search request against ``collection``."""
     checked = _check(collection, request)
     if checked.mode is SearchMode.KEYWORD:
-        run = _keyword_search(collection, request, checked, request.k)
-        hits = [_hit(row, float(row["rank"]), None) for row in run.rows]
-        details = _explain(run, exact=True, embed_seconds=0.0, fell_back=False) if request.explain else None
+        keyword_run = _keyword_search(collection, request, checked, request.k)
+        hits = [_hit(row, row.rank, None) for row in keyword_run.rows]
+        details = (
+            _explain(keyword_run, exact=True, embed_seconds=0.0, fell_back=False) if request.explain else None
+        )
         return SearchResults(_above(hits, request.min_score), details)
     if checked.mode is SearchMode.VECTOR:
         run, plan, fell_back, embed_seconds = _vector_search(collection, request, checked, request.k)
-        hits = [_vector_hit(row, plan.metric) for row in run.rows]
+        hits = _vector_hits(run.rows, plan.metric)
         details = _explain(run, plan.exact, embed_seconds, fell_back) if request.explain else None
         return SearchResults(_above(hits, request.min_score), details)
     return _hybrid(collection, request, checked)
@@ -267,10 +278,11 @@ def _hybrid(collection: Collection, request: SearchRequest, checked: _Checked) -
     depth = max(request.k, HYBRID_DEPTH)
     vector_run, plan, fell_back, embed_seconds = _vector_search(collection, request, checked, depth)
     keyword_run = _keyword_search(collection, request, checked, depth)
-    rows = {row["id"]: row for row in keyword_run.rows} | {row["id"]: row for row in vector_run.rows}
-    distances = {row["id"]: float(row["distance"]) for row in vector_run.rows}
+    rows: dict[str, VectorRow | KeywordRow] = {row.id: row for row in keyword_run.rows}
+    rows |= {row.id: row for row in vector_run.rows}
+    distances = {row.id: row.distance for row in vector_run.rows}
     fused = reciprocal_rank_fusion(
-        [[row["id"] for row in vector_run.rows], [row["id"] for row in keyword_run.rows]],
+        [[row.id for row in vector_run.rows], [row.id for row in keyword_run.rows]],
         k=request.rrf_k,
         weights=request.weights,
     )
@@ -291,7 +303,7 @@ def _above(hits: list[Hit], min_score: float | None) -> list[Hit]:
     return hits if min_score is None else [hit for hit in hits if hit.score >= min_score]
 
 
-def _explain(run: SearchRun, exact: bool, embed_seconds: float, fell_back: bool) -> Explain:
+def _explain(run: SearchRun[Any], exact: bool, embed_seconds: float, fell_back: bool) -> Explain:
     return Explain(
         sql=run.sql,
         settings=run.settings,

@@ -168,7 +168,7 @@ def _plan(info: CollectionInfo, query: _Query, k: int, *, exact: bool, **setting
 def _kth_distance(conn: Connection[Any], info: CollectionInfo, query: _Query, k: int) -> float:
     """The true k-th smallest distance (exact search)."""
     rows = run_search(conn, info, _plan(info, query, k, exact=True), explain=False).rows
-    return float(rows[-1]["distance"]) if rows else math.inf
+    return rows[-1].distance if rows else math.inf
 
 
 def _measure(
@@ -184,7 +184,7 @@ def _measure(
     for query, kth in zip(queries, truth, strict=True):
         run = run_search(conn, info, _plan(info, query, k, exact=False, **setting), explain=False)
         tolerance = 1e-5 * (1 + abs(kth))
-        found = sum(1 for row in run.rows if float(row["distance"]) <= kth + tolerance)
+        found = sum(1 for row in run.rows if row.distance <= kth + tolerance)
         recalls.append(min(found, k) / k)
         seconds.append(run.seconds)
     return recalls, statistics.median(seconds) * 1000
@@ -230,8 +230,8 @@ def tune_collection(
         if indexes.row_count(conn, info) <= k or not chosen:
             raise InvalidInput(f"tuning recall@{k} needs more than {k} records and at least one query")
         parameter, ladder = _knob(conn, info, k)
-    # A connection outside any transaction: each search below is its own, so its settings end with it.
-    with database.connection() as conn:
+    # Each search below is its own transaction, so its settings end with it.
+    with database.connection(autocommit=True) as conn:
         truth = [_kth_distance(conn, info, query, k) for query in chosen]
         measured: dict[int, TunePoint] = {}
 

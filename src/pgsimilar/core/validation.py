@@ -66,7 +66,7 @@ def check_vector(
         type(value) is np.ndarray
         and value.dtype == np.float32
         and value.shape == (dimensions,)
-        and _rows_passing(value.reshape(1, dimensions), _vector_limit(storage), metric) == 1
+        and _passing(value.max(), value.min(), _vector_limit(storage), metric)
     ):
         return value.copy()
     try:
@@ -134,14 +134,20 @@ def _checked_vectors(
     return vectors, len(values)
 
 
-def _rows_passing(block: npt.NDArray[np.floating[Any]], limit: float, metric: Metric) -> int:
-    """How many rows of ``block``, from the first, are vectors :func:`check_vector` accepts."""
-    # max and min carry NaN through, and NaN fails every comparison: one test per row for NaN,
+def _passing(high: Any, low: Any, limit: float, metric: Metric) -> Any:
+    """Whether vectors whose largest and smallest values are ``high`` and ``low`` (numbers, or arrays of
+    them, one per vector) are ones :func:`check_vector` accepts."""
+    # max and min carry NaN through, and NaN fails every comparison: one test per vector for NaN,
     # infinity, the storage's range and (cosine) the zero vector.
-    high, low = block.max(axis=1), block.min(axis=1)
     good = (high <= limit) & (low >= -limit)
     if metric is Metric.COSINE:
         good &= (high != 0) | (low != 0)
+    return good
+
+
+def _rows_passing(block: npt.NDArray[np.floating[Any]], limit: float, metric: Metric) -> int:
+    """How many rows of ``block``, from the first, are vectors :func:`check_vector` accepts."""
+    good = _passing(block.max(axis=1), block.min(axis=1), limit, metric)
     return len(block) if good.all() else int(np.argmin(good))
 
 

@@ -124,8 +124,12 @@ class Database:
             ) from exc
 
     @contextmanager
-    def connection(self) -> Iterator[Connection[Any]]:
-        """A pooled connection; the transaction commits when the block ends without an exception."""
+    def connection(self, *, autocommit: bool = False) -> Iterator[Connection[Any]]:
+        """A pooled connection. By default in a transaction, which commits when the block ends without
+        an exception (and rolls back with one). With ``autocommit=True`` every statement is its own
+        transaction: what a search wants, which then saves the BEGIN and COMMIT round trips, and the
+        mode switches (a pooled connection keeps the mode it was last used in, so a run of searches
+        switches nothing)."""
         # getconn/putconn rather than the pool's own context manager: one layer less on every search.
         try:
             conn = self.pool.getconn()
@@ -135,18 +139,22 @@ class Database:
                 f"(pool size {self.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
             ) from exc
         try:
-            with conn:  # commits, or rolls back on an exception; a pooled connection stays open
+            if conn.autocommit is not autocommit:
+                conn.autocommit = autocommit
+            if autocommit:
                 yield conn
+            else:
+                with conn:  # commits, or rolls back on an exception; a pooled connection stays open
+                    yield conn
         finally:
             self.pool.putconn(conn)
 
     @contextmanager
     def autocommit_connection(self) -> Iterator[Connection[Any]]:
         """A pooled connection in autocommit mode, for statements that cannot run in a transaction block
-        (``CREATE INDEX CONCURRENTLY``). Its session settings and advisory locks are reset, and autocommit
-        turned off, before it goes back to the pool; a connection that cannot be reset is closed."""
-        with self.connection() as conn:
-            conn.autocommit = True
+        (``CREATE INDEX CONCURRENTLY``). Its session settings and advisory locks are reset before it goes
+        back to the pool; a connection that cannot be reset is closed."""
+        with self.connection(autocommit=True) as conn:
             try:
                 yield conn
             finally:
@@ -159,14 +167,17 @@ class Database:
 @contextmanager
 def autocommit(conn: Connection[Any]) -> Iterator[Connection[Any]]:
     """``conn`` in autocommit mode for the block, then as it was: statements outside a transaction
-    block save the BEGIN and COMMIT round trips. ``conn`` must not be in a transaction."""
-    previous = conn.autocommit
+    block save the BEGIN and COMMIT round trips. ``conn`` must not be in a transaction. A connection
+    already in autocommit mode (:meth:`Database.connection` with ``autocommit=True``) is left as it is."""
+    if conn.autocommit:
+        yield conn
+        return
     conn.autocommit = True
     try:
         yield conn
     finally:
         if not conn.closed:  # a broken connection is dropped by the pool anyway
-            conn.autocommit = previous
+            conn.autocommit = False
 
 
 def _restore(conn: Connection[Any]) -> None:
@@ -175,6 +186,5 @@ def _restore(conn: Connection[Any]) -> None:
             conn.execute("RESET ALL")
             session.forget(conn)
             conn.execute("SELECT pg_advisory_unlock_all()")
-            conn.autocommit = False
     except psycopg.Error:
         conn.close()  # the pool replaces a closed connection
