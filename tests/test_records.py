@@ -128,9 +128,14 @@ def test_precomputed_vectors_and_ids_derived_from_content(text_collection: Colle
 
 def test_get_many_keeps_order_and_skips_missing(vectors: Collection) -> None:
     vectors.upsert([{"id": name, "vector": [1, n, 0]} for n, name in enumerate(("x", "y", "z"))])
-    assert [record.id for record in vectors.get_many(["z", "missing", "x"])] == ["z", "x"]
-    with pytest.raises(RecordNotFound):
-        vectors.get("missing")
+    assert [record.id for record in vectors.get_many(["z", "missing", "nul\x00", "bad\udc80", "x"])] == [
+        "z",
+        "x",
+    ]
+    for missing in ("missing", "bad\udc80"):
+        with pytest.raises(RecordNotFound):
+            vectors.get(missing)
+    assert vectors.delete(["bad\udc80"]) == 0
 
 
 def test_delete_by_ids_and_by_filter(vectors: Collection) -> None:
@@ -165,6 +170,11 @@ BAD_RECORDS = [
     ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": float("nan")}}, InvalidRecord, "NaN"),
     ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": object()}}, InvalidRecord, "not valid JSON"),
     ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": "nul\x00"}}, InvalidRecord, "NUL"),
+    # Lone surrogates (what a bad decode with errors="surrogateescape" leaves): no UTF-8 for PostgreSQL.
+    ({"id": "v\udc80", "vector": [1, 0, 0]}, InvalidRecord, "id is not valid Unicode"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": "\ud800"}}, InvalidRecord, "surrogate"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"k\udfff": 1}}, InvalidRecord, "surrogate"),
+    ({"id": "v", "vector": [1, 0, 0], "metadata": {"x": ["\ude00\ud83d"]}}, InvalidRecord, "surrogate"),
     ({"id": "v", "vector": [1, 0, 0], "colour": "red"}, InvalidRecord, "unknown record fields"),
 ]
 
@@ -189,6 +199,8 @@ def test_text_problems(text_collection: Collection, client: Client) -> None:
         text_collection.upsert([{"id": "a", "text": "x" * (client.settings.max_content_chars + 1)}])
     with pytest.raises(InvalidRecord, match="NUL"):
         text_collection.upsert([{"id": "a", "text": "a\x00b"}])
+    with pytest.raises(InvalidRecord, match="content is not valid Unicode text: it holds a lone surrogate"):
+        text_collection.upsert([{"id": "a", "text": "caf\udce9"}])
     with pytest.raises(InvalidRecord, match="twice"):
         text_collection.upsert([{"id": "a", "text": "one"}, {"id": "a", "text": "two"}])
     with pytest.raises(InvalidRecord, match="content must be a string"):

@@ -203,8 +203,9 @@ def test_similar_excludes_the_record_itself(indexed: tuple[Collection, np.ndarra
         and all(hit.metadata["group"] == 17 for hit in filtered)
         and len(filtered) == 3
     )
-    with pytest.raises(RecordNotFound):
-        collection.similar("no-such-id")
+    for missing in ("no-such-id", "nul\x00", "surrogate\udc80"):  # the last two could never be stored
+        with pytest.raises(RecordNotFound):
+            collection.similar(missing)
 
 
 def _effective(conn: Any, settings: dict[str, str]) -> dict[str, str]:
@@ -486,6 +487,10 @@ def test_text_search_with_minilm(text_collection: Collection) -> None:
     assert results.explain is not None and "<=>" in results.explain.sql and results.explain.embed_ms > 0
     with pytest.raises(InvalidInput, match="empty"):
         text_collection.search("   ")
+    for bad in ("a\x00b", "caf\udce9"):  # NUL or a lone surrogate: PostgreSQL could not take the text
+        for mode in ("vector", "keyword", "hybrid"):
+            with pytest.raises(InvalidInput, match="not valid Unicode text"):
+                text_collection.search(bad, mode=mode)
 
 
 def test_another_metric_per_query_is_an_exact_search_with_its_operator(

@@ -17,6 +17,7 @@ from pgsimilar.core.validation import (
     _metadata_texts,
     check_records,
     check_vector,
+    encodable,
     metadata_json,
 )
 
@@ -32,6 +33,7 @@ ACCEPTED: list[dict[str, Any]] = [
     {"escaped quote": '\\"\\u0000'},
     {"list element": ["a", "\\u0000", "b"]},  # the same text as a cut between values, but data
     {"unicode": "日本語 🎨 é", "control": "\t\n\x01\x1f", "numbers": [0, -1.5, 2**62, 1e300]},
+    {"an emoji, escaped by JSON as a pair of surrogates": "\U0001f3a8", "the text \\ud800": "\\ud800"},
     {},
 ]
 
@@ -99,6 +101,27 @@ def test_metadata_texts_are_each_values_own_json() -> None:
 @pytest.mark.parametrize("value", [*WITH_NUL, {"x": float("nan")}, {"x": object()}])
 def test_metadata_texts_send_the_caller_one_by_one_when_any_value_fails(value: dict[str, Any]) -> None:
     assert _metadata_texts([*ACCEPTED, value, *ACCEPTED]) is None
+
+
+# Lone surrogates: a str can hold them (a bad decode leaves them), UTF-8 and so PostgreSQL cannot.
+WITH_SURROGATE: list[dict[str, Any]] = [
+    {"x": "\ud800"},
+    {"x": "caf\udce9"},
+    {"k\udfff": 1},
+    {"deep": [{"x": ["ok", "\ude00\ud83d"]}]},  # a low surrogate before a high one is no pair
+]
+
+
+@pytest.mark.parametrize("value", WITH_SURROGATE)
+def test_metadata_json_refuses_a_lone_surrogate_wherever_it_is(value: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRecord, match="lone surrogate"):
+        metadata_json(value)
+    assert _metadata_texts([*ACCEPTED, value, *ACCEPTED]) is None
+
+
+def test_encodable_tells_lone_surrogates_from_real_characters() -> None:
+    assert encodable("plain") and encodable("日本語 🎨 é") and encodable("\\ud800")
+    assert not encodable("\ud800") and not encodable("caf\udce9") and not encodable("\ude00\ud83d")
 
 
 def _check(records: list[Record]) -> list[Any]:

@@ -40,7 +40,7 @@ from .types import (
     SearchResults,
     VectorLike,
 )
-from .validation import check_vector
+from .validation import check_vector, encodable
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -79,8 +79,13 @@ def positive_int(value: object, name: str, upper: int) -> int:
 
 
 def storable(ids: Sequence[str]) -> list[str]:
-    """The ids that could be stored: PostgreSQL text cannot hold NUL, so such ids are never found."""
-    return [record_id for record_id in ids if isinstance(record_id, str) and "\x00" not in record_id]
+    """The ids that could be stored: PostgreSQL text cannot hold NUL or a lone surrogate, so such ids
+    are never found."""
+    return [
+        record_id
+        for record_id in ids
+        if isinstance(record_id, str) and "\x00" not in record_id and encodable(record_id)
+    ]
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,8 @@ def _check_text(collection: Collection, text: object) -> None:
         raise InvalidInput("the search text is empty")
     if len(text) > limit:
         raise InvalidInput(f"the search text is longer than {limit} characters")
+    if "\x00" in text or not encodable(text):
+        raise InvalidInput("the search text is not valid Unicode text (it holds NUL or a lone surrogate)")
 
 
 def query_vector(collection: Collection, request: SearchRequest) -> npt.NDArray[np.float32]:

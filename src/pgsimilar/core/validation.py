@@ -163,10 +163,27 @@ def _check_text(value: object, settings: Settings) -> str:
         )
     if "\x00" in value:
         raise InvalidRecord("content contains a NUL character, which PostgreSQL text cannot store")
+    if not encodable(value):
+        raise InvalidRecord(f"content is not valid Unicode text: {_SURROGATE}")
     return value
 
 
+_SURROGATE = "it holds a lone surrogate (U+D800 to U+DFFF, left by a bad decode), which UTF-8 cannot encode"
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be sent to PostgreSQL as UTF-8: false when it holds a lone surrogate."""
+    if text.isascii():  # the usual case, and a quick test
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _JSON = json.JSONEncoder(allow_nan=False)  # json.dumps(..., allow_nan=False) builds an encoder per call
+_JSON_UNESCAPED = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 
 # In JSON text a NUL character is the escape \u0000 after an even number of backslashes (none, or escaped
 # backslashes); after an odd number, a backslash of the data is followed by the five characters u0000.
@@ -190,7 +207,17 @@ def metadata_json(value: object) -> str:
         raise InvalidRecord("metadata is nested too deeply to encode as JSON") from exc
     if _holds_nul(text):
         raise InvalidRecord("metadata contains a NUL character, which PostgreSQL jsonb cannot store")
+    if _holds_surrogate(value, text):
+        raise InvalidRecord(f"metadata is not valid Unicode text: {_SURROGATE}")
     return text
+
+
+def _holds_surrogate(value: object, json_text: str) -> bool:
+    """Whether ``value``, written as ``json_text`` by the json module, holds a lone surrogate in a key or a
+    string, which jsonb refuses. The module escapes every character past ASCII, a surrogate as \\udXXX:
+    only when that text appears is the value written again unescaped, to see whether UTF-8 can encode it
+    (a pair of surrogates escaped is one valid character)."""
+    return "\\ud" in json_text and not encodable(_JSON_UNESCAPED.encode(value))
 
 
 # Metadata that passes holds no NUL, so a string of one NUL between the values of a list makes the list's
@@ -217,6 +244,8 @@ def _metadata_texts(values: list[Any]) -> list[str] | None:
         return None
     # The cuts make len(values) - 1 escaped NULs; any more, and a value holds a NUL or the text \u0000.
     if encoded.count("\\u0000") >= len(values) and any(_holds_nul(text) for text in texts):
+        return None
+    if _holds_surrogate(values, encoded):
         return None
     return texts
 
@@ -369,3 +398,5 @@ def _check_id(record_id: object, settings: Settings) -> None:
         raise InvalidRecord(f"id is longer than {settings.max_id_chars} characters")
     if "\x00" in record_id:
         raise InvalidRecord("id contains a NUL character")
+    if not encodable(record_id):
+        raise InvalidRecord(f"id is not valid Unicode text: {_SURROGATE}")
