@@ -82,6 +82,23 @@ def test_a_connection_used_in_autocommit_mode_comes_back_in_a_transaction(databa
         conn.execute("DROP TABLE public.mode_test")
 
 
+def test_a_pool_with_no_free_connection_is_a_clear_error(settings: Settings) -> None:
+    small = Database(
+        settings.model_copy(update={"pool_min_size": 1, "pool_max_size": 1, "connect_timeout": 0.5})
+    )
+    try:
+        with (
+            small.connection(autocommit=True) as held,
+            pytest.raises(DatabaseUnavailable, match="PGSIMILAR_POOL_MAX_SIZE"),
+            small.connection(),
+        ):
+            pass
+        with small.connection() as again:  # the held one went back, and is the one handed out
+            assert again is held and not again.autocommit
+    finally:
+        small.close()
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -123,31 +124,13 @@ class Database:
                 "to run CREATE EXTENSION vector, or grant CREATE on the database."
             ) from exc
 
-    @contextmanager
-    def connection(self, *, autocommit: bool = False) -> Iterator[Connection[Any]]:
-        """A pooled connection. By default in a transaction, which commits when the block ends without
-        an exception (and rolls back with one). With ``autocommit=True`` every statement is its own
-        transaction: what a search wants, which then saves the BEGIN and COMMIT round trips, and the
-        mode switches (a pooled connection keeps the mode it was last used in, so a run of searches
-        switches nothing)."""
-        # getconn/putconn rather than the pool's own context manager: one layer less on every search.
-        try:
-            conn = self.pool.getconn()
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable(
-                f"no database connection became free within {self.settings.connect_timeout}s "
-                f"(pool size {self.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
-            ) from exc
-        try:
-            if conn.autocommit is not autocommit:
-                conn.autocommit = autocommit
-            if autocommit:
-                yield conn
-            else:
-                with conn:  # commits, or rolls back on an exception; a pooled connection stays open
-                    yield conn
-        finally:
-            self.pool.putconn(conn)
+    def connection(self, *, autocommit: bool = False) -> _Checkout:
+        """A pooled connection, for a ``with`` block. By default in a transaction, which commits when
+        the block ends without an exception (and rolls back with one). With ``autocommit=True`` every
+        statement is its own transaction: what a search wants, which then saves the BEGIN and COMMIT
+        round trips, and the mode switches (a pooled connection keeps the mode it was last used in,
+        so a run of searches switches nothing)."""
+        return _Checkout(self, autocommit)
 
     @contextmanager
     def autocommit_connection(self) -> Iterator[Connection[Any]]:
@@ -164,14 +147,57 @@ class Database:
         self.pool.close()
 
 
-@contextmanager
-def autocommit(conn: Connection[Any]) -> Iterator[Connection[Any]]:
+class _Checkout:
+    """What :meth:`Database.connection` returns: a class rather than a generator-based context manager,
+    which costs several times more, on every search."""
+
+    __slots__ = ("_autocommit", "_conn", "_database")
+
+    def __init__(self, database: Database, autocommit: bool) -> None:
+        self._database = database
+        self._autocommit = autocommit
+        self._conn: Connection[Any] | None = None
+
+    def __enter__(self) -> Connection[Any]:
+        database = self._database
+        try:
+            conn = database.pool.getconn()
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(
+                f"no database connection became free within {database.settings.connect_timeout}s "
+                f"(pool size {database.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
+            ) from exc
+        try:
+            if conn.autocommit is not self._autocommit:
+                conn.autocommit = self._autocommit
+        except BaseException:
+            database.pool.putconn(conn)
+            raise
+        self._conn = conn
+        return conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn = self._conn
+        assert conn is not None, "a checkout is entered before it is left"
+        self._conn = None
+        try:
+            if not self._autocommit:
+                conn.__exit__(exc_type, exc, tb)  # commits, or rolls back; a pooled connection stays open
+        finally:
+            self._database.pool.putconn(conn)
+
+
+def autocommit(conn: Connection[Any]) -> AbstractContextManager[Connection[Any]]:
     """``conn`` in autocommit mode for the block, then as it was: statements outside a transaction
     block save the BEGIN and COMMIT round trips. ``conn`` must not be in a transaction. A connection
     already in autocommit mode (:meth:`Database.connection` with ``autocommit=True``) is left as it is."""
-    if conn.autocommit:
-        yield conn
-        return
+    return nullcontext(conn) if conn.autocommit else _switched_to_autocommit(conn)
+
+
+@contextmanager
+def _switched_to_autocommit(conn: Connection[Any]) -> Iterator[Connection[Any]]:
     conn.autocommit = True
     try:
         yield conn
