@@ -99,7 +99,7 @@ def test_approximate_search_uses_the_hnsw_index_with_high_recall(
         results = collection.search(query, k=10, ef_search=100, explain=True)
         assert results.explain is not None
         assert "Index Scan using" in results.explain.plan and "embedding_idx" in results.explain.plan
-        assert results.explain.settings == {"hnsw.ef_search": "100"}
+        assert results.explain.settings == {"hnsw.ef_search": "100", "plan_cache_mode": "force_generic_plan"}
         recalls.append(len(set(results.ids) & set(exact_cosine_ids(points, query, 10))) / 10)
     assert np.mean(recalls) >= 0.95
 
@@ -290,6 +290,60 @@ def test_exact_and_approximate_searches_never_share_a_cached_plan(
         assert exact.ids == exact_cosine_ids(points, query, 10, mask=np.arange(N) % 100 == 7)
 
 
+def _cached_plans(client: Client, collection: Collection, queries: np.ndarray, **options: Any) -> list[str]:
+    """Run the searches on one pooled connection (the pool is LIFO), then show the plan each prepared
+    statement of the collection's table would run with now, with the first query's values."""
+    with client.database.connection(autocommit=True) as conn:
+        conn.execute("DEALLOCATE ALL")  # only these searches' statements (psycopg forgets its own too)
+    for query in queries:
+        collection.search(query, k=5, **options)
+    with client.database.connection(autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('plan_cache_mode')").fetchone() == ("force_generic_plan",)
+        prepared = conn.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            (f"%{collection.info.table_name}%",),
+        ).fetchall()
+        assert prepared and all(generic > 0 and custom == 0 for _, generic, custom in prepared), prepared
+        vector = "[" + ",".join(str(float(x)) for x in queries[0]) + "]"
+        plans = []
+        for name, _, _ in prepared:
+            (count,) = conn.execute(
+                "SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = %s", (name,)
+            ).fetchone() or (0,)
+            # The parameters in order: the query vector, then k (and the candidates of binary quantization).
+            values = sql.SQL(", ").join([sql.Literal(vector), *[sql.Literal(20)] * (count - 1)])
+            rows = conn.execute(sql.SQL("EXPLAIN EXECUTE {}({})").format(sql.Identifier(name), values))
+            plans.append("\n".join(row[0] for row in rows))
+    return plans
+
+
+def test_unfiltered_approximate_searches_reuse_one_generic_plan_through_the_index(
+    client: Client, indexed: tuple[Collection, np.ndarray], unique_name: str
+) -> None:
+    """Their plan is the index scan whatever the query, so PostgreSQL is told not to plan each anew; the
+    plan it keeps must be the index scan, for HNSW, IVFFlat and the binary-quantized index alike."""
+    collection, _ = indexed
+    queries = _queries(21, 12)
+    [plan] = _cached_plans(client, collection, queries, ef_search=30)
+    assert "Index Scan using" in plan and "embedding_idx" in plan
+    for options in ({"index": "ivfflat"}, {"index": "hnsw", "quantization": "binary"}):
+        other = client.create_collection(
+            f"{unique_name}-{options['index']}", embedder="none", dimensions=DIMS, **options
+        )
+        try:
+            points = _clustered(22, 2000)
+            other.upsert({"id": str(i), "vector": points[i]} for i in range(2000))
+            [plan] = _cached_plans(client, other, queries)
+            assert "Index Scan using" in plan and "embedding_idx" in plan, plan
+        finally:
+            client.drop_collection(other.name)
+    # A connection that served searches is put back to custom planning before anything else runs on it.
+    with client.database.connection() as conn:
+        assert conn.execute("SELECT current_setting('plan_cache_mode')").fetchone() == ("auto",)
+    with client.database.connection(autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('plan_cache_mode')").fetchone() == ("auto",)
+
+
 def test_search_settings_rolled_back_with_a_failed_statement_are_sent_again(client: Client) -> None:
     with client.database.connection() as conn:
         _effective(conn, {"hnsw.ef_search": "40"})
@@ -458,7 +512,10 @@ def test_ivfflat_index_is_built_after_the_first_load_and_probes_apply(
         assert row is not None and "ivfflat" in row[0] and "lists='3'" in row[0]
         query = _queries(11, 1)[0]
         results = collection.search(query, k=10, probes=3, explain=True)
-        assert results.explain is not None and results.explain.settings == {"ivfflat.probes": "3"}
+        assert results.explain is not None and results.explain.settings == {
+            "ivfflat.probes": "3",
+            "plan_cache_mode": "force_generic_plan",
+        }
         assert results.ids == exact_cosine_ids(points, query, 10)  # probes = lists: every list is visited
         filtered = collection.search(query, k=10, filter={"g": 3})
         assert len(filtered) == 10 and all(hit.metadata["g"] == 3 for hit in filtered)

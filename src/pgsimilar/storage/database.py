@@ -168,6 +168,8 @@ class _Checkout:
                 f"(pool size {database.settings.pool_max_size}); raise PGSIMILAR_POOL_MAX_SIZE"
             ) from exc
         try:
+            if not self._autocommit and session.other_statements_need_reset(conn):
+                _reset_plan_cache_mode(conn)
             if conn.autocommit is not self._autocommit:
                 conn.autocommit = self._autocommit
         except BaseException:
@@ -187,6 +189,15 @@ class _Checkout:
                 conn.__exit__(exc_type, exc, tb)  # commits, or rolls back; a pooled connection stays open
         finally:
             self._database.pool.putconn(conn)
+
+
+def _reset_plan_cache_mode(conn: Connection[Any]) -> None:
+    """``plan_cache_mode`` back to its default at session level, outside any transaction (which could
+    roll it back), for a connection that will serve other statements than searches."""
+    default = session.SESSION_DEFAULTS[session.PLAN_CACHE_MODE]
+    with autocommit(conn):
+        conn.execute("SELECT set_config(%s, %s, false)", (session.PLAN_CACHE_MODE, default))
+    session.applied(conn, {session.PLAN_CACHE_MODE: default})
 
 
 def autocommit(conn: Connection[Any]) -> AbstractContextManager[Connection[Any]]:

@@ -9,7 +9,10 @@ search into the next. Settings that would change other queries (``enable_indexsc
 search) stay local to the search's transaction.
 
 One more is kept: ``plan_cache_mode``, which exact and filtered searches set to ``force_custom_plan``
-(see :data:`.search.CUSTOM_PLANS`) and unfiltered approximate ones leave at ``auto``.
+(see :data:`.search.CUSTOM_PLANS`) and unfiltered approximate ones to ``force_generic_plan``
+(:data:`.search.GENERIC_PLANS`). Other statements' plans may depend on their parameters, so a
+connection that may hold generic plans forced is set back to ``auto`` before it serves anything but
+searches (:func:`other_statements_need_reset`, done by :meth:`.database.Database.connection`).
 
 What each connection holds is remembered here, not asked of the server. Anything that could change it
 behind our back forgets it: a failed statement (a setting pipelined with a failing query is rolled
@@ -33,6 +36,8 @@ SESSION_DEFAULTS: Mapping[str, str] = {
     "ivfflat.iterative_scan": "off",
 }
 """The settings searches manage at session level: pgvector's, at their own defaults, and the plan cache."""
+
+PLAN_CACHE_MODE = "plan_cache_mode"
 
 _held: weakref.WeakKeyDictionary[Connection[Any], dict[str, str]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()  # connections are used by one thread at a time, but the mapping is shared
@@ -65,3 +70,14 @@ def forget(conn: Connection[Any]) -> None:
     """``conn``'s settings are unknown (after an error, ``RESET ALL`` or ``DISCARD``)."""
     with _lock:
         _held.pop(conn, None)
+
+
+def other_statements_need_reset(conn: Connection[Any]) -> bool:
+    """Whether ``conn`` may hold ``plan_cache_mode`` at another value than its default (a search set
+    it, or what the connection holds is unknown), which other statements must not run under."""
+    with _lock:
+        held = _held.get(conn)
+    return (
+        held is None
+        or held.get(PLAN_CACHE_MODE, SESSION_DEFAULTS[PLAN_CACHE_MODE]) != SESSION_DEFAULTS[PLAN_CACHE_MODE]
+    )
