@@ -101,7 +101,7 @@ and filtered ones (the filter's selectivity decides between the vector index and
 psycopg prepares a statement run five times, and PostgreSQL may then reuse one generic plan for it,
 made once under other settings or for other filter values."""
 
-GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
+GENERIC_PLANS = {session.PLAN_CACHE_MODE: session.FORCE_GENERIC_PLAN}
 """For unfiltered approximate searches, whose plan is the same for every query vector and k: the
 index scan. PostgreSQL would otherwise plan every run of the prepared statement anew (its estimate
 of a generic plan's cost, with an unknown LIMIT, is higher than a custom plan's, so it never

@@ -38,6 +38,7 @@ SESSION_DEFAULTS: Mapping[str, str] = {
 """The settings searches manage at session level: pgvector's, at their own defaults, and the plan cache."""
 
 PLAN_CACHE_MODE = "plan_cache_mode"
+FORCE_GENERIC_PLAN = "force_generic_plan"
 
 _held: weakref.WeakKeyDictionary[Connection[Any], dict[str, str]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()  # connections are used by one thread at a time, but the mapping is shared
@@ -73,11 +74,10 @@ def forget(conn: Connection[Any]) -> None:
 
 
 def other_statements_need_reset(conn: Connection[Any]) -> bool:
-    """Whether ``conn`` may hold ``plan_cache_mode`` at another value than its default (a search set
-    it, or what the connection holds is unknown), which other statements must not run under."""
+    """Whether ``conn`` may hold generic plans forced (an unfiltered search set them, or what the
+    connection holds is unknown), which other statements must not run under: their plans may depend
+    on their parameters. (Custom plans, forced by other searches, are right for any statement.)"""
     with _lock:
         held = _held.get(conn)
-    return (
-        held is None
-        or held.get(PLAN_CACHE_MODE, SESSION_DEFAULTS[PLAN_CACHE_MODE]) != SESSION_DEFAULTS[PLAN_CACHE_MODE]
-    )
+    value = None if held is None else held.get(PLAN_CACHE_MODE)
+    return value is None or value == FORCE_GENERIC_PLAN
