@@ -8,7 +8,7 @@ filters ``{"tenth": 3}`` and ``{"hundredth": 42}`` keep 10% and 1% of the record
 compile to the same GIN-indexable containment). For each filter:
 
 - ``approx_default``: ``Collection.search(vector=q, k=10, filter=f)``, pgsimilar's defaults (for a
-  filter: ef_search 200, or the exact scan when the planner expects few matches).
+  filter: ef_search 200, or the exact scan when the filter's counted matches are few).
 - ``approx_efN``: ``Collection.search(vector=q, k=10, filter=f, ef_search=N)``: pgvector's iterative
   index scan (``relaxed_order``), re-sorted, with pgsimilar's exact fallback when it finds fewer than k.
 - ``exact``: the same with ``exact=True`` (the filtered rows compared one by one: perfect recall).

@@ -40,7 +40,7 @@ from .types import (
     SearchResults,
     VectorLike,
 )
-from .validation import check_vector, encodable
+from .validation import check_vector, storable_text
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -81,11 +81,7 @@ def positive_int(value: object, name: str, upper: int) -> int:
 def storable(ids: Sequence[str]) -> list[str]:
     """The ids that could be stored: PostgreSQL text cannot hold NUL or a lone surrogate, so such ids
     are never found."""
-    return [
-        record_id
-        for record_id in ids
-        if isinstance(record_id, str) and "\x00" not in record_id and encodable(record_id)
-    ]
+    return [record_id for record_id in ids if isinstance(record_id, str) and storable_text(record_id)]
 
 
 @dataclass(frozen=True)
@@ -160,7 +156,7 @@ def _check_text(collection: Collection, text: object) -> None:
         raise InvalidInput("the search text is empty")
     if len(text) > limit:
         raise InvalidInput(f"the search text is longer than {limit} characters")
-    if "\x00" in text or not encodable(text):
+    if not storable_text(text):
         raise InvalidInput("the search text is not valid Unicode text (it holds NUL or a lone surrogate)")
 
 

@@ -173,6 +173,11 @@ def _check_text(value: object, settings: Settings) -> str:
 _SURROGATE = "it holds a lone surrogate (U+D800 to U+DFFF, left by a bad decode), which UTF-8 cannot encode"
 
 
+def storable_text(text: str) -> bool:
+    """Whether PostgreSQL text can hold ``text``: no NUL, and nothing UTF-8 cannot encode."""
+    return "\x00" not in text and encodable(text)
+
+
 def encodable(text: str) -> bool:
     """Whether ``text`` can be sent to PostgreSQL as UTF-8: false when it holds a lone surrogate."""
     if text.isascii():  # the usual case, and a quick test
@@ -247,7 +252,8 @@ def _metadata_texts(values: list[Any]) -> list[str] | None:
     # The cuts make len(values) - 1 escaped NULs; any more, and a value holds a NUL or the text \u0000.
     if encoded.count("\\u0000") >= len(values) and any(_holds_nul(text) for text in texts):
         return None
-    if _holds_surrogate(values, encoded):
+    # Only the values whose text holds a surrogate's escape are written again to look closer.
+    if "\\ud" in encoded and any(_holds_surrogate(v, t) for v, t in zip(values, texts, strict=True)):
         return None
     return texts
 

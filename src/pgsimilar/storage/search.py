@@ -95,7 +95,7 @@ def _binary(info: CollectionInfo, plan: SearchPlan) -> bool:
     return info.quantization is Quantization.BINARY and not plan.exact and info.index.kind is IndexKind.HNSW
 
 
-CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
+CUSTOM_PLANS = {session.PLAN_CACHE_MODE: "force_custom_plan"}
 """For searches whose best plan depends on the query: exact ones (planned without the vector index),
 and filtered ones (the filter's selectivity decides between the vector index and the metadata index).
 psycopg prepares a statement run five times, and PostgreSQL may then reuse one generic plan for it,
