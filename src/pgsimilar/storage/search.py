@@ -102,10 +102,11 @@ psycopg prepares a statement run five times, and PostgreSQL may then reuse one g
 made once under other settings or for other filter values."""
 
 GENERIC_PLANS = {session.PLAN_CACHE_MODE: session.FORCE_GENERIC_PLAN}
-"""For unfiltered approximate searches, whose plan is the same for every query vector and k: the
-index scan. PostgreSQL would otherwise plan every run of the prepared statement anew (its estimate
-of a generic plan's cost, with an unknown LIMIT, is higher than a custom plan's, so it never
-switches), which measured about 0.1 ms a search, a tenth of a short one. Only these searches build
+"""For unfiltered approximate searches, whose plan is the same for every query vector: the index scan.
+PostgreSQL would otherwise plan every run of the prepared statement anew (it never judged a generic
+plan cheaper), which measured about 0.1 ms a search, a tenth of a short one. Their LIMIT is written into
+the statement (k is the statement's, not a parameter): planned for an unknown LIMIT, the generic plan of
+a table without statistics was a sequential scan and a sort of every row. Only these searches build
 the generic plan, so it is always made under their settings; exact searches run the same statement
 text, but with custom plans. The setting is kept on the connection like pgvector's (see
 :mod:`.session`), which puts it back before the connection serves anything but a search."""
@@ -195,10 +196,12 @@ def _statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     FROM {table}
     WHERE {where}
     ORDER BY embedding {op} %(query_vector)b
-    LIMIT %(k)s
+    LIMIT {k}
 )
 SELECT id, content, metadata, has_image, distance FROM nearest ORDER BY distance, id"""
-    ).format(op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=_conditions(plan))
+    ).format(
+        op=sql.SQL(OPERATORS[plan.metric]), table=table(info), where=_conditions(plan), k=sql.Literal(plan.k)
+    )
 
 
 _RENDERED: dict[tuple[Any, ...], bytes] = {}
@@ -206,10 +209,19 @@ _RENDERED_MAX = 4096  # statement shapes remembered (a few per collection); past
 
 
 def _rendered_statement(conn: Connection[Any], info: CollectionInfo, plan: SearchPlan) -> bytes:
-    """The text of an unfiltered search (``plan.where`` keeps everything), rendered once per collection
-    and statement shape: composing and rendering it anew is a good part of the Python work of a
+    """The text of an unfiltered search (``plan.where`` keeps everything), rendered once per collection,
+    statement shape and limit: composing and rendering it anew is a good part of the Python work of a
     search. Filtered statements differ with the filter, and are composed each time."""
-    key = (info.table_name, info.dimensions, _binary(info, plan), plan.metric, plan.exclude_id is not None)
+    binary = _binary(info, plan)
+    key = (
+        info.table_name,
+        info.dimensions,
+        binary,
+        plan.metric,
+        plan.exclude_id is not None,
+        plan.k,
+        plan.candidates() if binary else None,
+    )
     text = _RENDERED.get(key)
     if text is None:
         if len(_RENDERED) >= _RENDERED_MAX:
@@ -226,11 +238,11 @@ def _binary_statement(info: CollectionInfo, plan: SearchPlan) -> sql.Composed:
     SELECT id, embedding FROM {table}
     WHERE {where}
     ORDER BY {quantized_embedding} <~> {quantized_query}
-    LIMIT %(candidates)s
+    LIMIT {candidates}
 ),
 nearest AS MATERIALIZED (
     SELECT id, embedding {op} %(query_vector)b AS distance FROM candidates
-    ORDER BY distance LIMIT %(k)s
+    ORDER BY distance LIMIT {k}
 )
 SELECT t.id, t.content, t.metadata, t.image IS NOT NULL AS has_image, n.distance
 FROM nearest n JOIN {table} t ON t.id = n.id
@@ -241,6 +253,8 @@ ORDER BY n.distance, t.id"""
         where=_conditions(plan),
         quantized_embedding=quantized(info, sql.Identifier("embedding")),
         quantized_query=quantized(info, sql.SQL("%(query_vector)b")),
+        candidates=sql.Literal(plan.candidates()),
+        k=sql.Literal(plan.k),
     )
 
 
@@ -263,8 +277,6 @@ def run_search(
     params: dict[str, Any] = {
         **plan.where.params,
         "query_vector": to_db_vector(info, plan.vector),
-        "k": plan.k,
-        "candidates": plan.candidates(),
         "exclude_id": plan.exclude_id,
     }
     run = _execute(conn, VectorRow, statement, params, settings, explain=explain)
@@ -408,17 +420,21 @@ scored AS (
     WHERE {where}
     GROUP BY d.id
     ORDER BY rank DESC, d.id
-    LIMIT %(k)s
+    LIMIT {k}
 )
 SELECT d.id, d.content, d.metadata, d.image IS NOT NULL AS has_image, s.rank
 FROM scored s JOIN {table} d ON d.id = s.id
 ORDER BY s.rank DESC, d.id"""
-    ).format(query=keyword_query(text), table=table(info), where=sql.SQL(" AND ").join(conditions))
+    ).format(
+        query=keyword_query(text),
+        table=table(info),
+        where=sql.SQL(" AND ").join(conditions),
+        k=sql.Literal(k),
+    )
     params: dict[str, Any] = {
         **where.params,
         "language": info.text_language,
         "query_text": text,
-        "k": k,
         "k1": BM25_K1,
         "b": BM25_B,
         "exclude_id": exclude_id,
