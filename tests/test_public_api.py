@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from importlib.metadata import version
 from types import ModuleType
@@ -147,3 +148,22 @@ def test_public_methods_of_exported_classes_have_docstrings(qualified: str) -> N
     member = vars(EXPORTED_CALLABLES[class_name])[attr]
     function = member.__func__ if isinstance(member, staticmethod | classmethod) else member
     assert _own_docstring(function), f"pgsimilar.{qualified} has no docstring"
+
+
+def test_hit_of_makes_what_the_constructor_makes() -> None:
+    """``Hit.of`` is the searches' quick way to make a Hit: the same object, every field set, and as
+    frozen as one made by ``Hit(...)``."""
+    values = {
+        "id": "a",
+        "score": 0.5,
+        "distance": 0.25,
+        "metadata": {"k": 1},
+        "content": "text",
+        "has_image": True,
+    }
+    assert list(values) == [field.name for field in dataclasses.fields(types.Hit)]
+    quick = types.Hit.of(*values.values())
+    assert quick == types.Hit(**values)
+    assert vars(quick) == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.score = 1.0  # type: ignore[misc]

@@ -30,9 +30,9 @@ DEFAULT_RERANK = 4
 """Binary quantization: candidates taken from the index per hit wanted, re-ranked at full precision."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every search, and a frozen dataclass is slow to make
 class SearchPlan:
-    """One search as the database will run it."""
+    """One search as the database will run it (changed only through ``dataclasses.replace``)."""
 
     vector: npt.NDArray[np.float32]
     k: int
@@ -80,7 +80,7 @@ def _rows_of(kind: type[Row]) -> RowFactory[Row]:
     return lambda cursor: kind._make
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen, like SearchPlan
 class SearchRun(Generic[Row]):
     rows: list[Row]
     sql: str  # readable text of the statement; composed only when the search is explained
