@@ -106,3 +106,36 @@ def test_text_language_is_checked_and_used(client: Client, unique_name: str) -> 
         assert french.search("chat", mode="keyword").ids == ["1"]  # French stemming: chats -> chat
     finally:
         client.drop_collection(unique_name)
+
+
+def test_keyword_search_reads_the_full_text_index_of_records_with_content(
+    client: Client, unique_name: str
+) -> None:
+    """The full-text index leaves out records without content (vectors or pictures alone: no words to
+    find), and keyword searches say so, so that the planner can use it."""
+    collection = client.create_collection(unique_name, embedder="none", dimensions=2)
+    try:
+        words = ["alpha", "beta", "gamma", "delta"]
+        with_content = [
+            {"id": f"t{i}", "text": f"note {i} about {words[i % 4]}", "vector": [1.0, i + 1.0]}
+            for i in range(2000)
+        ]
+        rare = {"id": "rare", "text": "a note about a zeppelin", "vector": [1.0, 0.5]}
+        vector_only = [{"id": f"v{i}", "vector": [i + 1.0, 1.0]} for i in range(2000)]
+        collection.upsert([*with_content, rare, *vector_only])
+        table = f"pgsimilar.{collection.info.table_name}"
+        with client.database.connection() as conn:
+            conn.execute(f"ANALYZE {table}")
+            (definition,) = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'pgsimilar' AND indexname = %s",
+                (f"c{collection.info.id}_content_tsv_idx",),
+            ).fetchone() or ("",)
+        assert definition.endswith("WHERE (content IS NOT NULL)"), definition
+        results = collection.search("zeppelin", mode="keyword", explain=True)
+        assert results.ids == ["rare"]
+        assert results.explain is not None
+        # Both reads of matching records use it: the count of each word's documents, and the documents.
+        index_scans = results.explain.plan.count(f"Index Scan on c{collection.info.id}_content_tsv_idx")
+        assert index_scans == 2, results.explain.plan
+    finally:
+        client.drop_collection(collection.name)

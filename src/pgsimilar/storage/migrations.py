@@ -128,7 +128,7 @@ def m003_full_text_search(conn: Connection[Any]) -> None:
                 sql.Identifier(SCHEMA, table_name), content_tsv_column("english")
             )
         )
-        create_content_tsv_index(conn, table_name, collection_id)
+        create_content_tsv_index(conn, table_name, collection_id, only_with_content=False)  # as shipped
 
 
 def m004_upload_jobs(conn: Connection[Any]) -> None:

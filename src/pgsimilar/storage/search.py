@@ -21,7 +21,7 @@ from . import session
 from .database import autocommit
 from .indexes import quantized
 from .records import to_db_vector
-from .tables import OPERATORS, table
+from .tables import HAS_CONTENT, OPERATORS, table
 
 HNSW_DEFAULT_EF_SEARCH = 40
 HNSW_MAX_EF_SEARCH = 1000
@@ -386,7 +386,12 @@ def run_keyword_search(
     """Full-text search over ``content``: the GIN index finds the documents holding a query word, and
     they are ranked by BM25 (PostgreSQL's own ``ts_rank`` has no inverse document frequency, so common
     words would outweigh rare ones). Document length is counted in distinct lexemes."""
-    conditions: list[sql.Composable] = [sql.SQL("content_tsv @@ (SELECT query FROM q)"), where.sql]
+    # HAS_CONTENT is implied by a match, but the planner needs it said to use the (partial) index.
+    conditions: list[sql.Composable] = [
+        HAS_CONTENT,
+        sql.SQL("content_tsv @@ (SELECT query FROM q)"),
+        where.sql,
+    ]
     if exclude_id is not None:
         conditions.append(sql.SQL("id <> %(exclude_id)s"))
     statement = sql.SQL(
@@ -400,7 +405,8 @@ idf AS (
     SELECT t.lexeme, ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5)) AS idf
     FROM terms t CROSS JOIN corpus c
     CROSS JOIN LATERAL (
-        SELECT count(*)::float8 AS df FROM {table} WHERE content_tsv @@ quote_literal(t.lexeme)::tsquery
+        SELECT count(*)::float8 AS df FROM {table}
+        WHERE {has_content} AND content_tsv @@ quote_literal(t.lexeme)::tsquery
     ) df
 ),
 term_list AS (SELECT array_agg(lexeme) AS lexemes FROM terms),
@@ -430,6 +436,7 @@ ORDER BY s.rank DESC, d.id"""
         table=table(info),
         where=sql.SQL(" AND ").join(conditions),
         k=sql.Literal(k),
+        has_content=HAS_CONTENT,
     )
     params: dict[str, Any] = {
         **where.params,
