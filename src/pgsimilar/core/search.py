@@ -89,7 +89,7 @@ def storable(ids: Sequence[str]) -> list[str]:
 
 # The request and its checked parts are made once per search and never changed: plain slotted
 # dataclasses, since a frozen one sets each field through object.__setattr__ (SearchRequest: 3.4 us a
-# search against 0.5).
+# search against 0.4).
 @dataclass(slots=True)
 class SearchRequest:
     """Everything :meth:`Collection.search` was asked (see its docstring)."""
