@@ -63,16 +63,12 @@ clustered vectors (bench/filtered.py), builds of the same index (parallel, so ea
 0.92-0.98 at ef_search 100 and 0.964-0.986 at 200, at about the same queries/s."""
 
 
+# Similarity from pgvector's distance, per metric: higher is better, and monotone in the distance.
 _SCORES: dict[Metric, Callable[[float], float]] = {
     Metric.COSINE: lambda distance: 1.0 - distance,
     Metric.INNER_PRODUCT: lambda distance: -distance,  # pgvector's <#> is the negative inner product
     Metric.L2: lambda distance: 1.0 / (1.0 + distance),
 }
-
-
-def score_from_distance(metric: Metric, distance: float) -> float:
-    """Similarity from pgvector's distance: higher is better, and monotone in the distance."""
-    return _SCORES[metric](distance)
 
 
 def positive_int(value: object, name: str, upper: int) -> int:

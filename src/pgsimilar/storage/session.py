@@ -28,17 +28,17 @@ from typing import Any
 
 from psycopg import Connection
 
+PLAN_CACHE_MODE = "plan_cache_mode"
+FORCE_GENERIC_PLAN = "force_generic_plan"
+
 SESSION_DEFAULTS: Mapping[str, str] = {
-    "plan_cache_mode": "auto",
+    PLAN_CACHE_MODE: "auto",
     "hnsw.ef_search": "40",
     "hnsw.iterative_scan": "off",
     "ivfflat.probes": "1",
     "ivfflat.iterative_scan": "off",
 }
 """The settings searches manage at session level: pgvector's, at their own defaults, and the plan cache."""
-
-PLAN_CACHE_MODE = "plan_cache_mode"
-FORCE_GENERIC_PLAN = "force_generic_plan"
 
 _held: weakref.WeakKeyDictionary[Connection[Any], dict[str, str]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()  # connections are used by one thread at a time, but the mapping is shared
