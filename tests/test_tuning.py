@@ -14,6 +14,7 @@ from .clustered import embedding_like, exact_cosine_ids, recall
 
 DIMS = 64
 N = 20_000
+HELD_OUT = 1000  # queries for each held-out check: a standard error of 0.002 on their mean recall
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_tuned_ef_search_meets_the_target_on_held_out_queries(
     client: Client, weak_hnsw: tuple[Collection, np.ndarray]
 ) -> None:
     collection, points = weak_hnsw
-    held_out = embedding_like(100, DIMS, seed=99)  # new vectors, never stored nor used for tuning
+    held_out = embedding_like(HELD_OUT, DIMS, seed=99)  # new vectors, never stored nor used for tuning
     assert _mean_recall(collection, points, held_out[:50], ef_search=10) < 0.9
 
     result = collection.tune(0.95, k=10, sample=100, seed=0)
@@ -65,10 +66,14 @@ def test_tuned_ef_search_meets_the_target_on_held_out_queries(
         fresh.search(held_out[0], k=10, ef_search=12, explain=True).explain.settings["hnsw.ef_search"] == "12"
     )  # type: ignore[union-attr]
 
+    # The held-out checks use many queries. Tuning wants its 100-query sample's mean 1.96 standard errors
+    # (about 0.013 here) above the target; the true mean of the chosen value lies within about one such
+    # error of the sample's (0.963-0.981 in 9 tunings of 3 builds, measured on 1,500 stored records). A
+    # check on 60 queries has an error of 0.01 itself and failed by chance (0.945); on 1,000, 0.002.
     assert _mean_recall(fresh, points, held_out) >= 0.95
     # Stored records that were not in the tuning sample, each leaving itself out, as `similar` does.
     tuned_on = {record_id for record_id, _ in _sampled_ids(client, collection, 100, 0)}
-    others = [i for i in range(0, N, 97) if str(i) not in tuned_on][:60]
+    others = [i for i in range(0, N, 13) if str(i) not in tuned_on][:HELD_OUT]
     recalls = [
         recall(
             fresh.similar(str(i), k=10).ids,
@@ -76,7 +81,7 @@ def test_tuned_ef_search_meets_the_target_on_held_out_queries(
         )
         for i in others
     ]
-    assert np.mean(recalls) >= 0.95
+    assert len(recalls) == HELD_OUT and np.mean(recalls) >= 0.95
 
 
 def _sampled_ids(client: Client, collection: Collection, count: int, seed: int) -> list[tuple[str, object]]:
