@@ -2,7 +2,7 @@
 
 Only that they run, and that what they measured makes sense (recall in [0, 1], k hits, every record
 loaded), is checked: timings on a shared machine say nothing here, and performance is never asserted by
-tests (bench/README.md, bench/RESULTS.md). The quick sizes are chosen so that all seven together add a
+tests (bench/README.md, bench/RESULTS.md). The quick sizes are chosen so that all of them together add a
 few minutes to a test run (``--smoke``, smaller still, is for trying a change to a benchmark). Each runs as a
 subprocess of this interpreter against this session's PostgreSQL (``PGSIMILAR_DATABASE_URL``) instead
 of starting its own, and drops what it created.
@@ -180,6 +180,19 @@ def test_service(tmp_path: Path, database: Database) -> None:
         assert {"latency_p50_ms", "latency_p99_ms", "embed_p50_ms", "search_p50_ms", "throughput_rps"} <= set(
             level
         )
+
+
+@needs_scifact
+def test_fulltext(tmp_path: Path, database: Database) -> None:
+    result = run_bench("fulltext", tmp_path, database)
+    for corpus in ("scifact", "zipf"):
+        measured = result["results"][corpus]
+        assert measured["documents"] > 0 and measured["queries"] > 0
+        assert set(measured["contenders"]) == {"pgsimilar", "score_every_match"}
+        assert all(is_rate(c["latency_ms"]) for c in measured["contenders"].values())
+        assert is_rate(measured["pgsimilar_speedup_per_query"])
+        # Both compute the same BM25; only a tie rounded differently (summed in another order) may part.
+        assert measured["same_ids_rate"] >= 0.95
 
 
 @needs_scifact

@@ -18,13 +18,13 @@ from ..embedders.base import Modality
 from ..errors import InvalidInput, RecordNotFound, UnsupportedModality
 from ..media import load_image
 from ..storage import records as record_sql
+from ..storage.keyword import run_keyword_search
 from ..storage.search import (
     KeywordRow,
     SearchPlan,
     SearchRun,
     VectorRow,
     count_matches,
-    run_keyword_search,
     run_search,
 )
 from .filters import CompiledFilter, compile_filter

@@ -21,7 +21,7 @@ from . import session
 from .database import autocommit
 from .indexes import quantized
 from .records import to_db_vector
-from .tables import HAS_CONTENT, OPERATORS, table
+from .tables import OPERATORS, table
 
 HNSW_DEFAULT_EF_SEARCH = 40
 HNSW_MAX_EF_SEARCH = 1000
@@ -279,13 +279,13 @@ def run_search(
         "query_vector": to_db_vector(info, plan.vector),
         "exclude_id": plan.exclude_id,
     }
-    run = _execute(conn, VectorRow, statement, params, settings, explain=explain)
+    run = execute(conn, VectorRow, statement, params, settings, explain=explain)
     if _binary(info, plan):
         run = dataclasses.replace(run, rerank=plan.rerank or DEFAULT_RERANK)
     return run
 
 
-def _execute(
+def execute(
     conn: Connection[Any],
     kind: type[Row],
     statement: sql.Composed | bytes,
@@ -352,98 +352,3 @@ def _set_configs(cur: Cursor[Any], settings: dict[str, str], *, is_local: bool) 
         sql.SQL("SELECT ") + sql.SQL(", ").join([call] * len(settings)),
         [part for item in settings.items() for part in item],
     )
-
-
-# Plain words match any of them (ranked, as BM25-style engines do); a query using web-search syntax
-# (quotes, "or", a leading "-") keeps websearch_to_tsquery's meaning.
-_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
-
-
-def keyword_query(text: str) -> sql.Composable:
-    if _WEBSEARCH_SYNTAX.search(text):
-        return sql.SQL("websearch_to_tsquery(%(language)s::regconfig, %(query_text)s)")
-    return sql.SQL(
-        "(SELECT string_agg(quote_literal(lexeme), ' | ') FROM unnest(tsvector_to_array("
-        "to_tsvector(%(language)s::regconfig, %(query_text)s))) AS lexeme)::tsquery"
-    )
-
-
-# BM25's usual constants (Robertson and Zaragoza, 2009): term-frequency saturation and length normalisation.
-BM25_K1 = 1.2
-BM25_B = 0.75
-
-
-def run_keyword_search(
-    conn: Connection[Any],
-    info: CollectionInfo,
-    text: str,
-    *,
-    k: int,
-    where: CompiledFilter,
-    exclude_id: str | None,
-    explain: bool,
-) -> SearchRun[KeywordRow]:
-    """Full-text search over ``content``: the GIN index finds the documents holding a query word, and
-    they are ranked by BM25 (PostgreSQL's own ``ts_rank`` has no inverse document frequency, so common
-    words would outweigh rare ones). Document length is counted in distinct lexemes."""
-    # HAS_CONTENT is implied by a match, but the planner needs it said to use the (partial) index.
-    conditions: list[sql.Composable] = [
-        HAS_CONTENT,
-        sql.SQL("content_tsv @@ (SELECT query FROM q)"),
-        where.sql,
-    ]
-    if exclude_id is not None:
-        conditions.append(sql.SQL("id <> %(exclude_id)s"))
-    statement = sql.SQL(
-        """WITH q AS (SELECT {query} AS query),
-terms AS (
-    SELECT DISTINCT lexeme
-    FROM unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(query_text)s))) AS lexeme
-),
-corpus AS (SELECT count(*)::float8 AS n, greatest(avg(length(content_tsv)), 1)::float8 AS avgdl FROM {table}),
-idf AS (
-    SELECT t.lexeme, ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5)) AS idf
-    FROM terms t CROSS JOIN corpus c
-    CROSS JOIN LATERAL (
-        SELECT count(*)::float8 AS df FROM {table}
-        WHERE {has_content} AND content_tsv @@ quote_literal(t.lexeme)::tsquery
-    ) df
-),
-term_list AS (SELECT array_agg(lexeme) AS lexemes FROM terms),
-scored AS (
-    SELECT d.id,
-           sum(i.idf * m.tf * (%(k1)s + 1)
-               / (m.tf + %(k1)s * (1 - %(b)s + %(b)s * length(d.content_tsv) / c.avgdl))) AS rank
-    FROM {table} d
-    CROSS JOIN corpus c
-    CROSS JOIN LATERAL (
-        -- only the query's terms of each candidate: a filter while unnesting, not a join on all of them
-        SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
-        FROM unnest(d.content_tsv) AS u(lexeme, positions, weights)
-        WHERE u.lexeme = ANY ((SELECT lexemes FROM term_list)::text[])
-    ) m
-    JOIN idf i ON i.lexeme = m.lexeme
-    WHERE {where}
-    GROUP BY d.id
-    ORDER BY rank DESC, d.id
-    LIMIT {k}
-)
-SELECT d.id, d.content, d.metadata, d.image IS NOT NULL AS has_image, s.rank
-FROM scored s JOIN {table} d ON d.id = s.id
-ORDER BY s.rank DESC, d.id"""
-    ).format(
-        query=keyword_query(text),
-        table=table(info),
-        where=sql.SQL(" AND ").join(conditions),
-        k=sql.Literal(k),
-        has_content=HAS_CONTENT,
-    )
-    params: dict[str, Any] = {
-        **where.params,
-        "language": info.text_language,
-        "query_text": text,
-        "k1": BM25_K1,
-        "b": BM25_B,
-        "exclude_id": exclude_id,
-    }
-    return _execute(conn, KeywordRow, statement, params, {}, explain=explain)
